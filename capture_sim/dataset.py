@@ -1,0 +1,153 @@
+"""Writing simulated captures to a folder: images, masks and `index.jsonl`, one row per capture.
+
+Layout of DIR:
+    simulate.json            the configuration, simulator version and status ("incomplete" until the end)
+    captures/NNNNNN/frame_TT.jpg, ovd_TT.png, glare_TT.png
+    index.jsonl              written last, atomically: its presence means the set is complete
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from capture_sim.capture import SIMULATOR_VERSION, Capture, SimConfig, render_capture
+from cardlive.errors import InputError, OutputError, SimulationError
+from capture_sim.validation import check_int_range
+
+MANIFEST = "simulate.json"
+INDEX = "index.jsonl"
+
+
+def prepare_output(out: Path, overwrite: bool) -> None:
+    """Create an empty output folder; refuse a non-empty one unless it holds an earlier simulation and overwrite."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a directory")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise OutputError(f"{out} is not empty; choose an empty folder or pass --overwrite")
+        if not (out / MANIFEST).exists():
+            raise OutputError(f"{out} is not empty and holds no {MANIFEST}: refusing to delete files the simulator "
+                              "did not write")
+        shutil.rmtree(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write to {out}: {exc.strerror or exc}") from None
+
+
+def _write_png(path: Path, mask: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), mask):
+        raise OutputError(f"could not write {path}")
+
+
+def capture_row(capture: Capture, config: SimConfig, out: Path) -> dict[str, Any]:
+    """Write a capture's files under out/captures/ and return its index row."""
+    folder = Path("captures") / f"{capture.index:06d}"
+    (out / folder).mkdir(parents=True, exist_ok=True)
+    paths, ovd, glare, quads = [], [], [], []
+    for t, frame in enumerate(capture.frames):
+        paths.append(str(folder / f"frame_{t:02d}.jpg"))
+        (out / paths[-1]).write_bytes(frame.jpeg)
+        ovd.append(str(folder / f"ovd_{t:02d}.png"))
+        _write_png(out / ovd[-1], frame.ovd_mask)
+        glare.append(str(folder / f"glare_{t:02d}.png"))
+        _write_png(out / glare[-1], frame.glare_mask)
+        quads.append(np.round(frame.quad, 3).tolist())
+    single = config.frames == 1
+    height, width = capture.frames[0].rgb.shape[:2]
+    return {
+        "id": f"{config.seed}-{capture.index}",
+        "seed": config.seed,
+        "index": capture.index,
+        "frames": config.frames,
+        "path": paths[0] if single else paths,
+        "label": capture.label,
+        "species": capture.species,
+        "template_id": capture.scene.template_id,
+        "pair_id": capture.pair_id,
+        "width": width,
+        "height": height,
+        "quad": quads[0] if single else quads,
+        "ovd_mask": ovd[0] if single else ovd,
+        "glare_mask": glare[0] if single else glare,
+        "params": capture.params(),
+    }
+
+
+_WORKER_STATE: dict[str, Any] = {}
+
+
+def _init_worker(config: SimConfig, out: Path) -> None:
+    cv2.setNumThreads(1)
+    _WORKER_STATE["config"] = config
+    _WORKER_STATE["out"] = out
+
+
+def _work(index: int) -> dict[str, Any]:
+    config: SimConfig = _WORKER_STATE["config"]
+    out: Path = _WORKER_STATE["out"]
+    return capture_row(render_capture(config, index), config, out)
+
+
+def _rows(config: SimConfig, out: Path, n: int, workers: int) -> Iterator[dict[str, Any]]:
+    if workers == 1:
+        _init_worker(config, out)
+        for index in range(n):
+            yield _work(index)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(config, out)) as pool:
+        yield from pool.imap_unordered(_work, range(n), chunksize=1)
+
+
+def simulate(out: Path, n: int, config: SimConfig, workers: int = 1, overwrite: bool = False,
+             progress: bool = True) -> Path:
+    """Render n captures into `out`; returns the path of index.jsonl (written only when all succeeded)."""
+    check_int_range("n", n, 1, 10_000_000)
+    check_int_range("workers", workers, 1, max(1, os.cpu_count() or 1) * 4)
+    prepare_output(out, overwrite)
+    manifest = {"simulator_version": SIMULATOR_VERSION, "config": dataclasses.asdict(config), "n": n,
+                "status": "incomplete"}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    rows: dict[int, dict[str, Any]] = {}
+    try:
+        bar = tqdm(total=n, desc="simulate", unit="capture", disable=not progress)
+        for row in _rows(config, out, n, workers):
+            rows[row["index"]] = row
+            bar.update(1)
+        bar.close()
+    except (KeyboardInterrupt, Exception) as exc:
+        if isinstance(exc, OutputError):
+            raise
+        raise SimulationError(f"simulation stopped after {len(rows)} of {n} captures: {exc}; {out} is incomplete "
+                              "(no index.jsonl was written)") from exc
+    tmp = out / (INDEX + ".partial")
+    with tmp.open("w") as fh:
+        for index in range(n):
+            fh.write(json.dumps(rows[index]) + "\n")
+    tmp.replace(out / INDEX)
+    manifest["status"] = "complete"
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return out / INDEX
+
+
+def read_index(folder: Path) -> list[dict[str, Any]]:
+    """Rows of a completed simulation folder."""
+    path = folder / INDEX
+    if not path.exists():
+        raise InputError(f"{path} does not exist: the folder holds no completed simulation")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,1 @@
+"""How a card is presented to the camera: the genuine card, a screen replay, a print."""

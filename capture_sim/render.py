@@ -1,0 +1,356 @@
+"""Rendering one frame: the scene in linear light on a supersampled grid, then the camera.
+
+The presentation (card, display or printed sheet) is evaluated at every supersample from the plane point that the
+sample sees; the camera (capture_sim.camera.photograph) applies the optics PSF, integrates pixels, samples the
+Bayer CFA and runs the ISP. Moire and halftone aliasing therefore arise from the camera sampling the display's
+subpixels or the print's dots; nothing is painted on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from capture_sim import appearance
+from capture_sim.camera import photograph
+from capture_sim.color import luminance
+from capture_sim.geometry import (
+    CARD_CORNER_RADIUS_MM,
+    CARD_HEIGHT_MM,
+    CARD_THICKNESS_MM,
+    CARD_WIDTH_MM,
+    Camera,
+    Pose,
+    apply_homography,
+    plane_homography,
+)
+from capture_sim.lighting import blinn_phong, surface_geometry
+from capture_sim.planes import (
+    PlaneSamples,
+    Roi,
+    polygon_coverage,
+    roi_around,
+    rounded_rect_coverage,
+    sample_grid,
+    sample_plane,
+    visible_outline,
+)
+from capture_sim.presentation.printing import print_reflectance, sheet_size_mm
+from capture_sim.presentation.screen import framebuffer, pwm_row_gain, screen_emission
+from capture_sim.sampler import Presentation, SceneParams
+from capture_sim.scene.background import render_background
+from capture_sim.scene.hand import card_drop_shadow, render_hand
+
+FloatArray = NDArray[np.float32]
+DEVICE_THICKNESS_MM = 8.0
+GLARE_THRESHOLD = 0.5  # specular radiance above half of the exposed diffuse white counts as glare
+
+
+@dataclass(frozen=True)
+class FrameRender:
+    rgb: NDArray[np.uint8]  # decoded frame, (H, W, 3) RGB
+    jpeg: bytes  # what the phone's camera produced
+    quad: NDArray[np.float64]  # card corners in frame pixels, clockwise from top-left
+    ovd_mask: NDArray[np.uint8]  # where the card's OVD region is in the frame (0 / 255)
+    glare_mask: NDArray[np.uint8]  # where specular glare exceeds the threshold (0 / 255)
+
+
+def card_h(pose: Pose, camera: Camera) -> NDArray[np.float64]:
+    return plane_homography(pose, camera, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+
+
+@dataclass(frozen=True)
+class _Surface:
+    """A rectangular plane region in plane millimetres (card origin) with its outline shape."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    corner_mm: float
+
+
+_CARD = _Surface(0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM, 0.0)
+
+
+def _outline_points(h: NDArray[np.float64], s: _Surface) -> NDArray[np.float64]:
+    """The surface rectangle's corners projected (may lie far outside the frame)."""
+    xs = np.array([s.x0, s.x1, s.x1, s.x0])
+    ys = np.array([s.y0, s.y0, s.y1, s.y1])
+    px, py = apply_homography(h, xs, ys)
+    return np.stack([px, py], axis=1)
+
+
+def _visible(h: NDArray[np.float64], s: _Surface, camera: Camera) -> NDArray[np.float64]:
+    """The part of the surface rectangle the camera sees, as a frame polygon (empty when none)."""
+    rect = np.array([[s.x0, s.y0], [s.x1, s.y0], [s.x1, s.y1], [s.x0, s.y1]])
+    return visible_outline(rect, h, Roi(0, 0, camera.width, camera.height))
+
+
+def _back_outline(pose: Pose, camera: Camera, s: _Surface, width: float, height: float, depth: float) -> (
+    NDArray[np.float64]
+):
+    """Outline of the back face of a slab (depth mm behind the front), projected."""
+    back = Pose(
+        pose.roll_deg,
+        pose.tilt_x_deg,
+        pose.tilt_y_deg,
+        *(pose.translation - pose.normal * depth)[:2],
+        float((pose.translation - pose.normal * depth)[2]),
+    )
+    return _visible(plane_homography(back, camera, width, height), s, camera)
+
+
+def _shading(pose: Pose, scene: SceneParams, s: _Surface, width: float, height: float, shininess: float,
+             f0: float) -> tuple[FloatArray, FloatArray]:
+    """Diffuse factor and specular radiance on a coarse grid over the surface rectangle."""
+    gw, gh = 160, 100
+    geo = surface_geometry(_surface_pose(pose, s, width, height), scene.light, s.x1 - s.x0, s.y1 - s.y0, gw, gh)
+    diffuse, spec = blinn_phong(geo, scene.light.direct, scene.light.ambient, shininess, f0)
+    return diffuse, spec
+
+
+def _surface_pose(pose: Pose, s: _Surface, width: float, height: float) -> Pose:
+    """Pose of the surface rectangle's own centre, given the pose of the card rectangle [0, width] x [0, height]."""
+    offset = np.array([(s.x0 + s.x1 - width) / 2.0, (s.y0 + s.y1 - height) / 2.0, 0.0])
+    centre = pose.translation + pose.rotation @ offset
+    return Pose(pose.roll_deg, pose.tilt_x_deg, pose.tilt_y_deg, float(centre[0]), float(centre[1]), float(centre[2]))
+
+
+def _composite(dst: FloatArray, layer: FloatArray, alpha: FloatArray) -> None:
+    """dst <- alpha * layer + (1 - alpha) * dst, in place."""
+    if layer.ndim == 1:  # a constant colour
+        layer = np.broadcast_to(layer.astype(np.float32), dst.shape).copy()
+    a = np.ascontiguousarray(alpha, dtype=np.float32)
+    dst[...] = cv2.blendLinear(np.ascontiguousarray(layer, dtype=np.float32), np.ascontiguousarray(dst), a, 1.0 - a)
+
+
+def render_frame(
+    scene: SceneParams,
+    presentation: Presentation,
+    pose: Pose,
+    camera_rng: np.random.Generator,
+    supersample: int = 2,
+    content_pose: Pose | None = None,
+) -> FrameRender:
+    """Render one frame of a presentation at a pose (the pose of the card content in camera space)."""
+    s = supersample
+    cam = scene.camera_model
+    cam_s = Camera(cam.width * s, cam.height * s, cam.focal_px * s)
+    light_rgb = scene.light.rgb
+    card_h_s = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+    quad = _outline_points(card_h_s, _Surface(0, 0, CARD_WIDTH_MM, CARD_HEIGHT_MM, 0)) / s
+
+    # Background, lit as a desk under the card or as a far room behind a held card.
+    desk_normal = pose.normal if scene.on_desk else np.array([0.0, -0.3, -1.0]) / np.hypot(0.3, 1.0)
+    desk_light = scene.light.ambient + scene.light.direct * max(float(desk_normal @ scene.light.direction), 0.0)
+    background = render_background(scene.background, cam.width, cam.height) * (desk_light * light_rgb)
+    if scene.on_desk and scene.shadow_strength > 0:
+        shadow = card_drop_shadow(
+            quad, cam.width, cam.height, scene.shadow_offset_px, scene.shadow_blur_px, scene.shadow_strength
+        )
+        background *= shadow[..., None]
+    if not scene.on_desk:
+        background *= np.float32(0.7)
+    radiance = cv2.resize(background, (cam_s.width, cam_s.height), interpolation=cv2.INTER_LINEAR)
+
+    if presentation.label == "genuine":
+        surface, h_plane, hold_quad, spec_roi, roi = _draw_genuine(radiance, scene, pose, cam_s)
+    elif presentation.label == "screen":
+        surface, h_plane, hold_quad, spec_roi, roi = _draw_screen(
+            radiance, scene, presentation, pose, cam_s, content_pose or scene.photo_pose
+        )
+    else:
+        surface, h_plane, hold_quad, spec_roi, roi = _draw_print(radiance, scene, presentation, pose, cam_s)
+    del surface, h_plane
+
+    if scene.hand.present and hold_quad is not None:
+        _draw_hand(radiance, scene, hold_quad / s, s, pose, cam)
+
+    card_lum = _card_luminance(radiance, quad * s)
+    gain = float(np.clip(scene.ae_target / max(card_lum, 1e-4), 0.2, 5.0))
+    radiance *= np.float32(gain)
+    rgb, jpeg = photograph(radiance, s, scene.camera, camera_rng)
+
+    glare = np.zeros((cam.height, cam.width), dtype=np.uint8)
+    if spec_roi is not None and not roi.empty:
+        h, w = roi.shape
+        spec = spec_roi.reshape(h // s, s, w // s, s).mean(axis=(1, 3)) * gain
+        glare[roi.y0 // s : roi.y1 // s, roi.x0 // s : roi.x1 // s] = np.where(spec > GLARE_THRESHOLD, 255, 0)
+    return FrameRender(rgb, jpeg, quad, _ovd_mask(scene, pose, cam), glare)
+
+
+def _card_luminance(radiance: FloatArray, quad_s: NDArray[np.float64]) -> float:
+    h, w = radiance.shape[:2]
+    roi = roi_around(quad_s, w, h, 1, margin=0)
+    if roi.empty:
+        return float(luminance(radiance[::8, ::8]).mean())
+    region = radiance[roi.slices()][::4, ::4]
+    cover = polygon_coverage(quad_s, roi)[::4, ::4]
+    if cover.sum() < 1:
+        return float(luminance(radiance[::8, ::8]).mean())
+    return float((luminance(region) * cover).sum() / cover.sum())
+
+
+def _ovd_mask(scene: SceneParams, pose: Pose, cam: Camera) -> NDArray[np.uint8]:
+    art = appearance.card_artwork(scene.template_id, scene.identity_seed)
+    h_card = plane_homography(pose, cam, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+    texel = np.diag([CARD_WIDTH_MM / art.rgb.shape[1], CARD_HEIGHT_MM / art.rgb.shape[0], 1.0])
+    shift = np.array([[1.0, 0, 0.5], [0, 1.0, 0.5], [0, 0, 1.0]])
+    to_frame = h_card @ texel @ shift
+    to_frame = np.array([[1.0, 0, -0.5], [0, 1.0, -0.5], [0, 0, 1.0]]) @ to_frame
+    warped = cv2.warpPerspective(art.ovd_mask, to_frame, (cam.width, cam.height), flags=cv2.INTER_LINEAR)
+    return np.where(warped > 0.5, 255, 0).astype(np.uint8)
+
+
+def _slab_edge(
+    radiance: FloatArray, pose: Pose, cam_s: Camera, surf: _Surface, depth: float, albedo: float, level: float,
+    roi: Roi, light_rgb: FloatArray, width: float, height: float,
+) -> None:
+    """Draw the visible side of a slab (card thickness, device body) behind its front face."""
+    back = _back_outline(pose, cam_s, surf, width, height, depth)
+    front = _visible(plane_homography(pose, cam_s, width, height), surf, cam_s)
+    if len(back) < 3 or len(front) < 3:
+        return
+    hull = cv2.convexHull(np.concatenate([back, front]).astype(np.float32))[:, 0, :].astype(np.float64)
+    band = polygon_coverage(hull, roi) - polygon_coverage(front, roi)  # the side visible beside the front face
+    ys, xs = np.nonzero(band > 0.0)
+    if ys.size == 0:
+        return
+    region = radiance[roi.slices()]
+    a = np.clip(band[ys, xs], 0.0, 1.0)[:, None]
+    region[ys, xs] = region[ys, xs] * (1.0 - a) + a * (np.float32(albedo * level) * light_rgb)
+
+
+def _draw_genuine(
+    radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: Camera
+) -> tuple[_Surface, NDArray[np.float64], NDArray[np.float64], FloatArray, Roi]:
+    surf = _Surface(0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM, CARD_CORNER_RADIUS_MM)
+    h_plane = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+    outline = _outline_points(h_plane, surf)
+    back = _back_outline(pose, cam_s, surf, CARD_WIDTH_MM, CARD_HEIGHT_MM, CARD_THICKNESS_MM)
+    back = back if len(back) else outline
+    roi = _align(roi_around(np.concatenate([outline, back]), cam_s.width, cam_s.height, 1), cam_s, scene)
+    level = scene.light.ambient + scene.light.direct * max(float(pose.normal @ scene.light.direction), 0.0)
+    _slab_edge(radiance, pose, cam_s, surf, CARD_THICKNESS_MM, 0.75, level, roi, scene.light.rgb, CARD_WIDTH_MM,
+               CARD_HEIGHT_MM)
+    samples = sample_plane(np.linalg.inv(h_plane), roi)
+    art = appearance.card_artwork(scene.template_id, scene.identity_seed)
+    albedo = appearance.albedo_linear(scene.template_id, scene.identity_seed)
+    rad = appearance.card_radiance(art, albedo, pose, scene.light, scene.laminate_shininess, scene.laminate_f0)
+    layer = sample_grid(rad.radiance, samples, 0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+    spec = sample_grid(rad.specular, samples, 0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+    cover = rounded_rect_coverage(h_plane, roi, surf.x0, surf.y0, surf.x1, surf.y1, surf.corner_mm)
+    _composite(radiance[roi.slices()], layer, cover)
+    return surf, h_plane, outline, spec * cover, roi
+
+
+def _align(roi: Roi, cam_s: Camera, scene: SceneParams) -> Roi:
+    s = cam_s.width // scene.width
+    x0, y0 = roi.x0 // s * s, roi.y0 // s * s
+    x1 = min(cam_s.width, -(-roi.x1 // s) * s)
+    y1 = min(cam_s.height, -(-roi.y1 // s) * s)
+    return Roi(x0, y0, max(x0, x1), max(y0, y1))
+
+
+def _draw_screen(
+    radiance: FloatArray, scene: SceneParams, pres: Presentation, pose: Pose, cam_s: Camera, content_pose: Pose
+) -> tuple[_Surface, NDArray[np.float64], NDArray[np.float64], FloatArray, Roi]:
+    panel = pres.panel
+    assert panel is not None
+    k = min(panel.content_scale, 0.97 * panel.screen_width_mm / CARD_WIDTH_MM,
+            0.97 * panel.screen_height_mm / CARD_HEIGHT_MM)
+    # The display plane is the card plane scaled by k about the camera centre: the card's quad is unchanged.
+    dev_pose = Pose(pose.roll_deg, pose.tilt_x_deg, pose.tilt_y_deg, pose.center_x_mm * k, pose.center_y_mm * k,
+                    pose.distance_mm * k)
+    w_mm, h_mm = CARD_WIDTH_MM * k, CARD_HEIGHT_MM * k
+    ax = pres.screen_position[0] * (panel.screen_width_mm - w_mm)
+    ay = pres.screen_position[1] * (panel.screen_height_mm - h_mm)
+    active = _Surface(-ax, -ay, panel.screen_width_mm - ax, panel.screen_height_mm - ay, 0.0)
+    b = panel.bezel_mm
+    device = _Surface(active.x0 - b, active.y0 - b, active.x1 + b, active.y1 + b, min(8.0, b + 4.0))
+    h_plane = plane_homography(dev_pose, cam_s, w_mm, h_mm)
+    pts = _visible(h_plane, device, cam_s)
+    back = _back_outline(dev_pose, cam_s, device, w_mm, h_mm, DEVICE_THICKNESS_MM)
+    roi = _align(roi_around(np.concatenate([pts, back, _outline_points(card_h(pose, cam_s), _CARD)]),
+                            cam_s.width, cam_s.height, 1), cam_s, scene)
+    level = scene.light.ambient + scene.light.direct * max(float(pose.normal @ scene.light.direction), 0.0)
+    _slab_edge(radiance, dev_pose, cam_s, device, DEVICE_THICKNESS_MM, 0.08, level, roi, scene.light.rgb, w_mm,
+               h_mm)
+    samples = sample_plane(np.linalg.inv(h_plane), roi)
+    ppmm = panel.ppi / 25.4
+    u = (samples.x_mm + np.float32(ax)) * np.float32(ppmm)
+    v = (samples.y_mm + np.float32(ay)) * np.float32(ppmm)
+    content = appearance.scan_content(scene.template_id, scene.identity_seed)
+    if pres.content_source in ("photo", "video"):
+        content = appearance.photo_content(scene.template_id, scene.identity_seed, content_pose, scene.light,
+                                           scene.laminate_shininess, scene.laminate_f0)
+    card_px = (max(2, round(w_mm * ppmm)), max(2, round(h_mm * ppmm)))
+    fb = framebuffer(content, panel, card_px)
+    emission = screen_emission(fb, u, v, samples.footprint_mm * np.float32(ppmm), panel, (ax * ppmm, ay * ppmm))
+    rows = np.arange(roi.y0, roi.y1) // (cam_s.width // scene.width)
+    gain = pwm_row_gain(rows, panel, scene.exposure_s, scene.line_time_s, scene.shutter_phase)
+    emission *= gain.astype(np.float32)[:, None, None]
+    in_active = rounded_rect_coverage(h_plane, roi, active.x0, active.y0, active.x1, active.y1, 0.0)
+    shininess = float(np.exp(np.log(2000.0) * (1.0 - panel.matte_haze) + np.log(40.0) * panel.matte_haze))
+    diffuse, spec = _shading(dev_pose, scene, device, w_mm, h_mm, shininess, panel.glass_reflectance)
+    spec_s = sample_grid(spec, samples, device.x0, device.y0, device.x1, device.y1)
+    diff_s = sample_grid(diffuse, samples, device.x0, device.y0, device.x1, device.y1)
+    surface_albedo = np.where(in_active > 0.5, 0.01 + 0.03 * panel.matte_haze, 0.04).astype(np.float32)
+    reflected = surface_albedo * diff_s + spec_s
+    emission += reflected[..., None] * scene.light.rgb  # emission is 0 outside the active area (the bezel)
+    cover = rounded_rect_coverage(h_plane, roi, device.x0, device.y0, device.x1, device.y1, device.corner_mm)
+    _composite(radiance[roi.slices()], emission, cover)
+    return device, h_plane, pts, spec_s * cover, roi
+
+
+def _draw_print(
+    radiance: FloatArray, scene: SceneParams, pres: Presentation, pose: Pose, cam_s: Camera
+) -> tuple[_Surface, NDArray[np.float64], NDArray[np.float64] | None, FloatArray, Roi]:
+    params = pres.printing
+    assert params is not None
+    sheet_w, sheet_h = sheet_size_mm(params)
+    ox, oy = pres.sheet_offset_mm
+    sheet = _Surface(-ox, -oy, sheet_w - ox, sheet_h - oy, 0.0)
+    h_plane = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+    outline = _visible(h_plane, sheet, cam_s)
+    roi = _align(roi_around(np.concatenate([outline, _outline_points(h_plane, _CARD)]), cam_s.width, cam_s.height,
+                            1), cam_s, scene)
+    samples = sample_plane(np.linalg.inv(h_plane), roi)
+    if pres.content_source == "photo":
+        content = appearance.photo_content(scene.template_id, scene.identity_seed, scene.photo_pose, scene.light,
+                                           scene.laminate_shininess, scene.laminate_f0)
+    else:
+        content = appearance.scan_content(scene.template_id, scene.identity_seed)
+    reflect = print_reflectance(content, samples.x_mm, samples.y_mm, samples.footprint_mm, params,
+                                seed=scene.identity_seed)
+    shininess = 1000.0 if params.laminated else 8.0 + 600.0 * params.gloss**2
+    f0 = 0.04 if params.laminated else 0.02 + 0.03 * params.gloss
+    diffuse, spec = _shading(pose, scene, sheet, CARD_WIDTH_MM, CARD_HEIGHT_MM, shininess, f0)
+    diff_s = sample_grid(diffuse, samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
+    spec_s = sample_grid(spec, samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
+    layer = (reflect * diff_s[..., None] + spec_s[..., None]) * scene.light.rgb
+    cover = rounded_rect_coverage(h_plane, roi, sheet.x0, sheet.y0, sheet.x1, sheet.y1, 0.0)
+    _composite(radiance[roi.slices()], layer.astype(np.float32), cover)
+    hold = outline if params.sheet == "cut" else None
+    return sheet, h_plane, hold, spec_s * cover, roi
+
+
+def _draw_hand(radiance: FloatArray, scene: SceneParams, quad: NDArray[np.float64], s: int, pose: Pose,
+               cam: Camera) -> None:
+    px_per_mm = float(np.linalg.norm(quad[1] - quad[0]) / CARD_WIDTH_MM)
+    rgb, alpha, shadow = render_hand(scene.hand, quad, px_per_mm, cam.width, cam.height)
+    ys, xs = np.nonzero((alpha > 0) | (shadow < 1))
+    if ys.size == 0:
+        return
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    size = ((x1 - x0) * s, (y1 - y0) * s)
+    level = scene.light.ambient + scene.light.direct * 0.7
+    up = (lambda a: cv2.resize(np.ascontiguousarray(a), size, interpolation=cv2.INTER_LINEAR))
+    region = radiance[y0 * s : y1 * s, x0 * s : x1 * s]
+    region *= up(shadow[y0:y1, x0:x1])[..., None]
+    _composite(region, up(rgb[y0:y1, x0:x1]) * np.float32(level) * scene.light.rgb, up(alpha[y0:y1, x0:x1]))
+    del pose

@@ -1,0 +1,1 @@
+"""Scene dressing: desks, clutter, hands."""

@@ -1,0 +1,1 @@
+"""Edge models (recapture, ovd), training, evaluation and the reference scorer. Built in issue 3."""

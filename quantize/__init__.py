@@ -1,0 +1,1 @@
+"""Post-training quantisation and export (LiteRT, CoreML, ONNX) with a signed manifest. Built in issue 5."""

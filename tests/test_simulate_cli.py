@@ -1,0 +1,144 @@
+"""Determinism, the dataset writer and the `cardlive simulate` command line, bad input included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import capture_sim.dataset as dataset
+from capture_sim.capture import SimConfig, render_capture
+from capture_sim.species import parse_species
+from cardlive.cli import main
+from cardlive.errors import ParameterError, SimulationError
+
+
+def test_same_seed_gives_identical_bytes_and_parameters() -> None:
+    config = SimConfig(seed=21, frames=1)
+    a, b = render_capture(config, 1), render_capture(config, 1)
+    assert a.frames[0].jpeg == b.frames[0].jpeg
+    assert a.params() == b.params()
+    assert np.array_equal(a.frames[0].glare_mask, b.frames[0].glare_mask)
+
+
+def test_another_seed_gives_other_bytes() -> None:
+    a = render_capture(SimConfig(seed=21), 1)
+    b = render_capture(SimConfig(seed=22), 1)
+    assert a.frames[0].jpeg != b.frames[0].jpeg
+    assert a.params() != b.params()
+
+
+def test_rendering_leaves_global_random_state_alone() -> None:
+    np.random.seed(5)
+    expected = np.random.random()
+    np.random.seed(5)
+    render_capture(SimConfig(seed=2), 0)
+    assert np.random.random() == expected
+
+
+def test_simulate_writes_images_masks_and_index(tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    sheet = tmp_path / "sheet.png"
+    code = main(
+        ["simulate", "--out", str(out), "--n", "3", "--seed", "4", "--quiet", "--contact-sheet", str(sheet)]
+    )
+    assert code == 0
+    rows = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    assert [r["label"] for r in rows] == ["genuine", "screen", "print"]
+    for row in rows:
+        assert (out / row["path"]).stat().st_size > 10_000
+        assert (out / row["ovd_mask"]).exists() and (out / row["glare_mask"]).exists()
+        assert len(row["quad"]) == 4 and row["pair_id"] == 0
+        assert {"scene", "presentation", "poses"} <= set(row["params"])
+    assert json.loads((out / "simulate.json").read_text())["status"] == "complete"
+    assert sheet.stat().st_size > 50_000
+
+
+def test_a_row_re_renders_byte_identically_from_seed_and_index(tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    assert main(["simulate", "--out", str(out), "--n", "2", "--seed", "9", "--quiet"]) == 0
+    row = json.loads((out / "index.jsonl").read_text().splitlines()[1])
+    again = render_capture(SimConfig(seed=row["seed"]), row["index"])
+    assert again.frames[0].jpeg == (out / row["path"]).read_bytes()
+
+
+def test_sequences_are_written_as_lists(tmp_path: Path) -> None:
+    out = tmp_path / "seq"
+    assert (
+        main(["simulate", "--out", str(out), "--n", "1", "--frames", "2", "--species", "genuine", "--quiet"])
+        == 0
+    )
+    row = json.loads((out / "index.jsonl").read_text())
+    assert len(row["path"]) == 2 and len(row["quad"]) == 2 and len(row["glare_mask"]) == 2
+
+
+def test_existing_output_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "keep.txt").write_text("precious")
+    code = main(["simulate", "--out", str(tmp_path), "--n", "1", "--quiet"])
+    assert code == 4
+    err = capsys.readouterr().err
+    assert "not empty" in err and "Traceback" not in err
+    assert (tmp_path / "keep.txt").read_text() == "precious"
+
+
+def test_overwrite_does_not_delete_foreign_files(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("precious")
+    assert main(["simulate", "--out", str(tmp_path), "--n", "1", "--quiet", "--overwrite"]) == 4
+    assert (tmp_path / "keep.txt").exists()
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["simulate", "--out", str(blocker / "sub"), "--n", "1", "--quiet"]) == 4
+    assert "cannot write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--frames", "0"], "frames=0 is outside the allowed range [1, 64]"),
+        (["--species", "vhs_tape"], "unknown species 'vhs_tape'"),
+        (["--supersample", "9"], "supersample=9 is outside the allowed range [1, 4]"),
+        (["--seed", "-1"], "seed=-1 is outside"),
+    ],
+)
+def test_out_of_range_arguments_name_the_allowed_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    code = main(["simulate", "--out", str(tmp_path / "o"), "--n", "1", "--quiet", *argv])
+    assert code == 2
+    assert needle in capsys.readouterr().err
+    assert not (tmp_path / "o" / "index.jsonl").exists()
+
+
+def test_a_failure_midway_leaves_no_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing half-written is reported as success: a crash at capture 2 leaves the set marked incomplete."""
+    real = dataset.render_capture
+
+    def flaky(config: SimConfig, index: int):  # type: ignore[no-untyped-def]
+        if index == 1:
+            raise RuntimeError("injected failure")
+        return real(config, index)
+
+    monkeypatch.setattr(dataset, "render_capture", flaky)
+    with pytest.raises(SimulationError, match="stopped after 1 of 3"):
+        dataset.simulate(tmp_path / "o", 3, SimConfig(seed=1), progress=False)
+    assert not (tmp_path / "o" / "index.jsonl").exists()
+    assert json.loads((tmp_path / "o" / "simulate.json").read_text())["status"] == "incomplete"
+
+
+def test_species_groups_expand() -> None:
+    assert parse_species("genuine,print") == ("genuine", "laser_am", "inkjet_fm", "dyesub_photo", "grey_copy")
+    with pytest.raises(ParameterError):
+        parse_species(",")
+
+
+def test_every_subcommand_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--help"], ["simulate", "--help"], ["bench", "--help"], ["release", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+        assert len(capsys.readouterr().out) > 200
