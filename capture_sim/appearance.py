@@ -65,7 +65,7 @@ def card_radiance(
     ys, xs = np.nonzero(foil > 0.0)
     if ys.size:
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        view = cv2.resize(geometry.view, (w, h), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
+        view = np.asarray(cv2.resize(geometry.view, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)[y0:y1, x0:x1]
         view /= np.linalg.norm(view, axis=-1, keepdims=True)
         colours = ovd_diffraction(
             view,
@@ -100,7 +100,7 @@ def scan_content(template_id: str, identity_seed: int) -> NDArray[np.uint8]:
         artwork, albedo_linear(template_id, identity_seed), _SCANNER_POSE, _SCANNER_LIGHT, 500.0, 0.04, False
     )
     reflectance = rad.radiance / np.float32(rad.diffuse_level)
-    reflectance = cv2.GaussianBlur(reflectance, (0, 0), 0.6)
+    reflectance = np.asarray(cv2.GaussianBlur(reflectance, (0, 0), 0.6), dtype=np.float32)
     return np.round(linear_to_srgb(reflectance) * 255.0).astype(np.uint8)
 
 
@@ -111,5 +111,5 @@ def photo_content(
     artwork = card_artwork(template_id, identity_seed)
     rad = card_radiance(artwork, albedo_linear(template_id, identity_seed), pose, light, shininess, f0)
     exposed = rad.radiance / np.float32(rad.diffuse_level * 1.1)
-    exposed = cv2.GaussianBlur(exposed, (0, 0), 1.0)
+    exposed = np.asarray(cv2.GaussianBlur(exposed, (0, 0), 1.0), dtype=np.float32)
     return np.round(linear_to_srgb(exposed) * 255.0).astype(np.uint8)

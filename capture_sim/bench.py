@@ -47,14 +47,17 @@ def _baseline_seconds(config: SimConfig, pair_id: int) -> float:
     frame = np.round(np.clip(bg, 0, 1) ** (1 / 2.2) * 255).astype(np.uint8)
     h = plane_homography(scene.pose, scene.camera_model, CARD_WIDTH_MM, CARD_HEIGHT_MM)
     texel = np.diag([CARD_WIDTH_MM / art.rgb.shape[1], CARD_HEIGHT_MM / art.rgb.shape[0], 1.0])
-    cv2.warpPerspective(art.rgb, h @ texel, (scene.width, scene.height), dst=frame,
-                        borderMode=cv2.BORDER_TRANSPARENT)
+    cv2.warpPerspective(art.rgb, h @ texel, (scene.width, scene.height), dst=frame, borderMode=cv2.BORDER_TRANSPARENT)
     cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, scene.camera.jpeg_quality])
     return time.perf_counter() - start
 
 
-def run_bench(pairs: int = 4, seed: int = 1234, sizes: tuple[tuple[int, int], ...] = ((1280, 720), (1920, 1080)),
-              progress: bool = True) -> list[BenchRow]:
+def run_bench(
+    pairs: int = 4,
+    seed: int = 1234,
+    sizes: tuple[tuple[int, int], ...] = ((1280, 720), (1920, 1080)),
+    progress: bool = True,
+) -> list[BenchRow]:
     """Render `pairs` pairs per frame size on one core; time each class and the baseline on the same scenes."""
     cv2.setNumThreads(1)
     rows = []
@@ -88,42 +91,57 @@ def run_bench(pairs: int = 4, seed: int = 1234, sizes: tuple[tuple[int, int], ..
             render = float(np.median(times))
             per_capture = render + art / len(config.variants)
             rate = 1.0 / per_capture
-            rows.append(BenchRow(
-                size=f"{size[0]}x{size[1]}",
-                label=label,
-                captures=len(times),
-                render_s_per_capture=render,
-                card_artwork_s_per_pair=art,
-                captures_per_s_per_core=rate,
-                baseline_per_s_per_core=base_rate,
-                slowdown_vs_baseline=base_rate / rate,
-                ratio_vs_augraphy_anchor=rate * 2.0 / AUGRAPHY_MOIRE_IMAGES_PER_S_2CORES,
-            ))
+            rows.append(
+                BenchRow(
+                    size=f"{size[0]}x{size[1]}",
+                    label=label,
+                    captures=len(times),
+                    render_s_per_capture=render,
+                    card_artwork_s_per_pair=art,
+                    captures_per_s_per_core=rate,
+                    baseline_per_s_per_core=base_rate,
+                    slowdown_vs_baseline=base_rate / rate,
+                    ratio_vs_augraphy_anchor=rate * 2.0 / AUGRAPHY_MOIRE_IMAGES_PER_S_2CORES,
+                )
+            )
     return rows
 
 
 def machine_info() -> dict[str, Any]:
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(), "cpu_count": __import__("os").cpu_count()}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": __import__("os").cpu_count(),
+    }
 
 
 def write_report(rows: list[BenchRow], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"benchmark": "simulate", "machine": machine_info(),
-              "anchor": {"augraphy_moire_images_per_s_2cores": AUGRAPHY_MOIRE_IMAGES_PER_S_2CORES,
-                         "measured_here": False},
-              "rows": [row.__dict__ for row in rows]}
+    report = {
+        "benchmark": "simulate",
+        "machine": machine_info(),
+        "anchor": {
+            "augraphy_moire_images_per_s_2cores": AUGRAPHY_MOIRE_IMAGES_PER_S_2CORES,
+            "measured_here": False,
+        },
+        "rows": [row.__dict__ for row in rows],
+    }
     out.write_text(json.dumps(report, indent=2))
     return out
 
 
 def format_table(rows: list[BenchRow]) -> str:
-    head = (f"{'size':<10}{'class':<9}{'n':>3}{'render s':>10}{'art s/pair':>11}{'cap/s/core':>11}"
-            f"{'baseline/s':>11}{'x slower':>9}{'x Augraphy':>11}")
+    head = (
+        f"{'size':<10}{'class':<9}{'n':>3}{'render s':>10}{'art s/pair':>11}{'cap/s/core':>11}"
+        f"{'baseline/s':>11}{'x slower':>9}{'x Augraphy':>11}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.size:<10}{r.label:<9}{r.captures:>3}{r.render_s_per_capture:>10.3f}"
-                     f"{r.card_artwork_s_per_pair:>11.3f}{r.captures_per_s_per_core:>11.2f}"
-                     f"{r.baseline_per_s_per_core:>11.1f}{r.slowdown_vs_baseline:>9.1f}"
-                     f"{r.ratio_vs_augraphy_anchor:>11.1f}")
+        lines.append(
+            f"{r.size:<10}{r.label:<9}{r.captures:>3}{r.render_s_per_capture:>10.3f}"
+            f"{r.card_artwork_s_per_pair:>11.3f}{r.captures_per_s_per_core:>11.2f}"
+            f"{r.baseline_per_s_per_core:>11.1f}{r.slowdown_vs_baseline:>9.1f}"
+            f"{r.ratio_vs_augraphy_anchor:>11.1f}"
+        )
     return "\n".join(lines)

@@ -96,9 +96,7 @@ class CameraParams:
         for name, gain in zip(("red", "blue"), self.wb_gains, strict=True):
             check_range(f"camera.wb_gains.{name}", gain, 1.2, 2.6)
         if len(self.illuminant_rgb) != 3:
-            raise ParameterError(
-                f"camera.illuminant_rgb={self.illuminant_rgb!r} needs 3 values in [0.3, 2.0]"
-            )
+            raise ParameterError(f"camera.illuminant_rgb={self.illuminant_rgb!r} needs 3 values in [0.3, 2.0]")
         for name, value in zip("rgb", self.illuminant_rgb, strict=True):
             check_range(f"camera.illuminant_rgb.{name}", value, 0.3, 2.0)
         check_range("camera.ccm_strength", self.ccm_strength, 0.0, 1.0)
@@ -256,18 +254,14 @@ def _separable_signal(image: FloatArray, sigma: float, scale: int, gain: float) 
     """Gaussian PSF + pixel integration: vertical pass polyphase on the row phases, horizontal pass at full
     resolution, then every s-th column; equals integrate_pixels(apply_optics(.)) * gain away from borders."""
     c = _gaussian_half(sigma)
-    w = _box_extend(
-        np.asarray(cv2.getGaussianKernel(2 * c + 1, sigma, cv2.CV_64F), np.float64).ravel(), scale
-    )
+    w = _box_extend(np.asarray(cv2.getGaussianKernel(2 * c + 1, sigma, cv2.CV_64F), np.float64).ravel(), scale)
     padded, anchor = _phase_split(w, c, scale)
     phases = (padded.reshape(-1, scale).T * gain).astype(np.float32)  # phases[r, q]
     if scale == 1:
         return np.asarray(cv2.sepFilter2D(image, -1, w.astype(np.float32), phases[0], borderType=_BORDER))
     vertical: FloatArray | None = None
     for r in range(scale):
-        part = _f32(
-            cv2.filter2D(image[r::scale], -1, phases[r][:, None], anchor=(0, anchor), borderType=_BORDER)
-        )
+        part = _f32(cv2.filter2D(image[r::scale], -1, phases[r][:, None], anchor=(0, anchor), borderType=_BORDER))
         vertical = part if vertical is None else _f32(cv2.add(vertical, part, dst=vertical))
     assert vertical is not None
     horizontal = cv2.filter2D(vertical, -1, w.astype(np.float32)[None, :], anchor=(c, 0), borderType=_BORDER)
@@ -288,9 +282,7 @@ def _composite_signal(image: FloatArray, kernel: NDArray[np.float64], scale: int
         for ry in range(scale):
             for rx in range(scale):
                 phase = np.ascontiguousarray(image[ry::scale, rx::scale])
-                part = _f32(
-                    cv2.filter2D(phase, -1, sub[:, ry, :, rx], anchor=(anchor, anchor), borderType=_BORDER)
-                )
+                part = _f32(cv2.filter2D(phase, -1, sub[:, ry, :, rx], anchor=(anchor, anchor), borderType=_BORDER))
                 total = part if total is None else _f32(cv2.add(total, part, dst=total))
         assert total is not None
         return total
@@ -310,9 +302,7 @@ def _composite_signal(image: FloatArray, kernel: NDArray[np.float64], scale: int
             view = mirrored[ry : ry + hd * scale, rx : rx + wd * scale]
             phase = _f32(cv2.resize(view, (wd, hd), interpolation=cv2.INTER_NEAREST))  # (ry + s i, rx + s j)
             for ch in range(3):
-                prod = _f32(
-                    cv2.mulSpectrums(cv2.dft(np.ascontiguousarray(phase[..., ch])), k_spec, 0, conjB=True)
-                )
+                prod = _f32(cv2.mulSpectrums(cv2.dft(np.ascontiguousarray(phase[..., ch])), k_spec, 0, conjB=True))
                 if len(spectra) < 3:
                     spectra.append(prod)
                 else:
@@ -367,9 +357,7 @@ def add_sensor_noise(raw: FloatArray, params: CameraParams, rng: np.random.Gener
     if params.shot_noise == 0.0 and params.read_noise == 0.0:
         return x.copy()
     flat = x.reshape(1, -1) if x.ndim < 2 else x.reshape(x.shape[0], -1)  # one channel for OpenCV's scalars
-    variance = cv2.max(
-        cv2.addWeighted(flat, params.shot_noise, flat, 0.0, params.read_noise), params.read_noise
-    )
+    variance = cv2.max(cv2.addWeighted(flat, params.shot_noise, flat, 0.0, params.read_noise), params.read_noise)
     noisy = cv2.scaleAdd(cv2.multiply(cv2.sqrt(variance), standard_normal(rng, flat.shape)), 1.0, flat)
     return np.clip(np.asarray(noisy, np.float32), 0.0, 1.0).reshape(x.shape)
 
@@ -379,9 +367,7 @@ def photograph(
     radiance: FloatArray, scale: int, params: CameraParams, rng: np.random.Generator
 ) -> tuple[NDArray[np.uint8], bytes]:
     """The whole camera: supersampled radiance (sH, sW, 3) -> (decoded uint8 RGB (H, W, 3), JPEG bytes)."""
-    raw_rgb = np.asarray(
-        cv2.transform(sensor_signal(radiance, scale, params), colour_response(params)), np.float32
-    )
+    raw_rgb = np.asarray(cv2.transform(sensor_signal(radiance, scale, params), colour_response(params)), np.float32)
     raw = add_sensor_noise(bayer_mosaic(raw_rgb, params.bayer_phase), params, rng)
     frame_bgr = isp_finish_u16(demosaic_u16(raw, params.bayer_phase, params.demosaic), params, bgr=True)
     data = encode_jpeg_bgr(frame_bgr, params.jpeg_quality, params.video)
@@ -401,6 +387,5 @@ def _as_float_image(image: NDArray[np.floating]) -> FloatArray:
 def _check_multiple(image: FloatArray, scale: int) -> None:
     if image.shape[0] % scale or image.shape[1] % scale:
         raise ParameterError(
-            f"radiance size {image.shape[1]}x{image.shape[0]} is not a multiple of the supersampling scale "
-            f"{scale}"
+            f"radiance size {image.shape[1]}x{image.shape[0]} is not a multiple of the supersampling scale {scale}"
         )

@@ -80,14 +80,20 @@ def tilt_poses(base: Pose, tilt: TiltParams, frames: int, rng: np.random.Generat
         poses.append(
             Pose(
                 roll_deg=base.roll_deg + float(jitter[0]) * tilt.tremor_deg,
-                tilt_x_deg=float(np.clip(
-                    base.tilt_x_deg + tilt.amplitude_deg * phase * math.cos(axis) + jitter[1] * tilt.tremor_deg,
-                    -55.0, 55.0,
-                )),
-                tilt_y_deg=float(np.clip(
-                    base.tilt_y_deg + tilt.amplitude_deg * phase * math.sin(axis) + jitter[2] * tilt.tremor_deg,
-                    -55.0, 55.0,
-                )),
+                tilt_x_deg=float(
+                    np.clip(
+                        base.tilt_x_deg + tilt.amplitude_deg * phase * math.cos(axis) + jitter[1] * tilt.tremor_deg,
+                        -55.0,
+                        55.0,
+                    )
+                ),
+                tilt_y_deg=float(
+                    np.clip(
+                        base.tilt_y_deg + tilt.amplitude_deg * phase * math.sin(axis) + jitter[2] * tilt.tremor_deg,
+                        -55.0,
+                        55.0,
+                    )
+                ),
                 center_x_mm=base.center_x_mm + float(jitter[3]) * tilt.tremor_mm,
                 center_y_mm=base.center_y_mm + float(jitter[4]) * tilt.tremor_mm,
                 distance_mm=base.distance_mm,

@@ -40,7 +40,7 @@ def capture_cell(folder: Path, row: dict[str, Any], frame: int = 0) -> Image.Ima
     bgr = cv2.imread(str(folder / path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise FileNotFoundError(folder / path)
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
     glare = cv2.imread(str(folder / glare_path), cv2.IMREAD_GRAYSCALE)
     ovd = cv2.imread(str(folder / ovd_path), cv2.IMREAD_GRAYSCALE)
     scale = THUMB_H / rgb.shape[0]

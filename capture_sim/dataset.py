@@ -22,8 +22,8 @@ import numpy as np
 from tqdm import tqdm
 
 from capture_sim.capture import SIMULATOR_VERSION, Capture, SimConfig, render_capture
-from cardlive.errors import InputError, OutputError, SimulationError
 from capture_sim.validation import check_int_range
+from cardlive.errors import InputError, OutputError, SimulationError
 
 MANIFEST = "simulate.json"
 INDEX = "index.jsonl"
@@ -37,8 +37,9 @@ def prepare_output(out: Path, overwrite: bool) -> None:
         if not overwrite:
             raise OutputError(f"{out} is not empty; choose an empty folder or pass --overwrite")
         if not (out / MANIFEST).exists():
-            raise OutputError(f"{out} is not empty and holds no {MANIFEST}: refusing to delete files the simulator "
-                              "did not write")
+            raise OutputError(
+                f"{out} is not empty and holds no {MANIFEST}: refusing to delete files the simulator did not write"
+            )
         shutil.rmtree(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -114,14 +115,19 @@ def _rows(config: SimConfig, out: Path, n: int, workers: int) -> Iterator[dict[s
         yield from pool.imap_unordered(_work, range(n), chunksize=1)
 
 
-def simulate(out: Path, n: int, config: SimConfig, workers: int = 1, overwrite: bool = False,
-             progress: bool = True) -> Path:
+def simulate(
+    out: Path, n: int, config: SimConfig, workers: int = 1, overwrite: bool = False, progress: bool = True
+) -> Path:
     """Render n captures into `out`; returns the path of index.jsonl (written only when all succeeded)."""
     check_int_range("n", n, 1, 10_000_000)
     check_int_range("workers", workers, 1, max(1, os.cpu_count() or 1) * 4)
     prepare_output(out, overwrite)
-    manifest = {"simulator_version": SIMULATOR_VERSION, "config": dataclasses.asdict(config), "n": n,
-                "status": "incomplete"}
+    manifest = {
+        "simulator_version": SIMULATOR_VERSION,
+        "config": dataclasses.asdict(config),
+        "n": n,
+        "status": "incomplete",
+    }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
     rows: dict[int, dict[str, Any]] = {}
     try:
@@ -133,8 +139,10 @@ def simulate(out: Path, n: int, config: SimConfig, workers: int = 1, overwrite: 
     except (KeyboardInterrupt, Exception) as exc:
         if isinstance(exc, OutputError):
             raise
-        raise SimulationError(f"simulation stopped after {len(rows)} of {n} captures: {exc}; {out} is incomplete "
-                              "(no index.jsonl was written)") from exc
+        raise SimulationError(
+            f"simulation stopped after {len(rows)} of {n} captures: {exc}; {out} is incomplete "
+            "(no index.jsonl was written)"
+        ) from exc
     tmp = out / (INDEX + ".partial")
     with tmp.open("w") as fh:
         for index in range(n):

@@ -119,17 +119,17 @@ def card_quad(pose: Pose, camera: Camera) -> Float64Array:
     return plane_quad(pose, camera, CARD_WIDTH_MM, CARD_HEIGHT_MM)
 
 
-def apply_homography(h: NDArray[np.floating], x: NDArray[np.floating], y: NDArray[np.floating]) -> tuple[
-    Float64Array, Float64Array
-]:
+def apply_homography(
+    h: NDArray[np.floating], x: NDArray[np.floating], y: NDArray[np.floating]
+) -> tuple[Float64Array, Float64Array]:
     """Map point arrays through a homography."""
     w = h[2, 0] * x + h[2, 1] * y + h[2, 2]
     return (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / w, (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / w
 
 
-def homography_jacobian_scale(h_inv: NDArray[np.floating], x: NDArray[np.floating], y: NDArray[np.floating]) -> (
-    Float64Array
-):
+def homography_jacobian_scale(
+    h_inv: NDArray[np.floating], x: NDArray[np.floating], y: NDArray[np.floating]
+) -> Float64Array:
     """Local linear scale |det J|^(1/2) of the map frame -> plane at frame points: plane units per frame pixel."""
     eps = 0.5
     x0, y0 = apply_homography(h_inv, x, y)

@@ -53,14 +53,14 @@ class PlaneSamples:
     footprint_mm: FloatArray
 
 
-def sample_plane(frame_to_plane: NDArray[np.float64], roi: Roi) -> PlaneSamples:
+def sample_plane(frame_to_plane: NDArray[np.floating], roi: Roi) -> PlaneSamples:
     """Plane coordinates of sample centres in an ROI, with the local footprint from the homography's Jacobian."""
     h, w = roi.shape
     m = frame_to_plane.astype(np.float64)
     xs = (np.arange(roi.x0, roi.x1, dtype=np.float64) + 0.5)[None, :]
     ys = (np.arange(roi.y0, roi.y1, dtype=np.float64) + 0.5)[:, None]
     # Row/column terms in float64, the full grid in float32 (ulp ~ 3e-5 mm at 300 mm).
-    den = ((m[2, 0] * xs).astype(np.float32) + (m[2, 1] * ys + m[2, 2]).astype(np.float32))
+    den = (m[2, 0] * xs).astype(np.float32) + (m[2, 1] * ys + m[2, 2]).astype(np.float32)
     inv = np.float32(1.0) / den
     px = ((m[0, 0] * xs).astype(np.float32) + (m[0, 1] * ys + m[0, 2]).astype(np.float32)) * inv
     py = ((m[1, 0] * xs).astype(np.float32) + (m[1, 1] * ys + m[1, 2]).astype(np.float32)) * inv
@@ -70,19 +70,23 @@ def sample_plane(frame_to_plane: NDArray[np.float64], roi: Roi) -> PlaneSamples:
     x1, y1 = apply_homography(m, cx + 1.0, cy)
     x2, y2 = apply_homography(m, cx, cy + 1.0)
     scale = np.sqrt(np.abs((x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0))).astype(np.float32)
-    footprint = cv2.resize(scale, (w, h), interpolation=cv2.INTER_LINEAR)
+    footprint = np.asarray(cv2.resize(scale, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
     return PlaneSamples(px, py, footprint)
 
 
-def rounded_rect_outline(x0: float, y0: float, x1: float, y1: float, radius: float, per_corner: int = 10) -> (
-    NDArray[np.float64]
-):
+def rounded_rect_outline(
+    x0: float, y0: float, x1: float, y1: float, radius: float, per_corner: int = 10
+) -> NDArray[np.float64]:
     """Polygon (N, 2) of a rounded rectangle in plane millimetres, clockwise from the top-left."""
     if radius <= 0:
         return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
     arcs = []
-    for cx, cy, start in ((x1 - radius, y0 + radius, -90.0), (x1 - radius, y1 - radius, 0.0),
-                          (x0 + radius, y1 - radius, 90.0), (x0 + radius, y0 + radius, 180.0)):
+    for cx, cy, start in (
+        (x1 - radius, y0 + radius, -90.0),
+        (x1 - radius, y1 - radius, 0.0),
+        (x0 + radius, y1 - radius, 90.0),
+        (x0 + radius, y0 + radius, 180.0),
+    ):
         t = np.deg2rad(start + np.linspace(0.0, 90.0, per_corner))
         arcs.append(np.stack([cx + radius * np.cos(t), cy + radius * np.sin(t)], axis=1))
     return np.concatenate(arcs)

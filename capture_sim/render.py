@@ -29,7 +29,6 @@ from capture_sim.geometry import (
 )
 from capture_sim.lighting import blinn_phong, surface_geometry
 from capture_sim.planes import (
-    PlaneSamples,
     Roi,
     polygon_coverage,
     roi_around,
@@ -56,6 +55,16 @@ class FrameRender:
     quad: NDArray[np.float64]  # card corners in frame pixels, clockwise from top-left
     ovd_mask: NDArray[np.uint8]  # where the card's OVD region is in the frame (0 / 255)
     glare_mask: NDArray[np.uint8]  # where specular glare exceeds the threshold (0 / 255)
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """What drawing a presentation leaves for the rest of the frame."""
+
+    roi: Roi  # the supersampled region it was drawn in
+    specular: FloatArray  # its specular radiance over the ROI (for the glare mask)
+    hold_quad: NDArray[np.float64] | None  # the 4 corners a hand would hold (supersampled pixels), or None
+    hold_width_mm: float = CARD_WIDTH_MM  # physical width of the held object (top edge of hold_quad)
 
 
 def card_h(pose: Pose, camera: Camera) -> NDArray[np.float64]:
@@ -90,22 +99,18 @@ def _visible(h: NDArray[np.float64], s: _Surface, camera: Camera) -> NDArray[np.
     return visible_outline(rect, h, Roi(0, 0, camera.width, camera.height))
 
 
-def _back_outline(pose: Pose, camera: Camera, s: _Surface, width: float, height: float, depth: float) -> (
-    NDArray[np.float64]
-):
+def _back_outline(
+    pose: Pose, camera: Camera, s: _Surface, width: float, height: float, depth: float
+) -> NDArray[np.float64]:
     """Outline of the back face of a slab (depth mm behind the front), projected."""
-    back = Pose(
-        pose.roll_deg,
-        pose.tilt_x_deg,
-        pose.tilt_y_deg,
-        *(pose.translation - pose.normal * depth)[:2],
-        float((pose.translation - pose.normal * depth)[2]),
-    )
+    centre = pose.translation - pose.normal * depth
+    back = Pose(pose.roll_deg, pose.tilt_x_deg, pose.tilt_y_deg, float(centre[0]), float(centre[1]), float(centre[2]))
     return _visible(plane_homography(back, camera, width, height), s, camera)
 
 
-def _shading(pose: Pose, scene: SceneParams, s: _Surface, width: float, height: float, shininess: float,
-             f0: float) -> tuple[FloatArray, FloatArray]:
+def _shading(
+    pose: Pose, scene: SceneParams, s: _Surface, width: float, height: float, shininess: float, f0: float
+) -> tuple[FloatArray, FloatArray]:
     """Diffuse factor and specular radiance on a coarse grid over the surface rectangle."""
     gw, gh = 160, 100
     geo = surface_geometry(_surface_pose(pose, s, width, height), scene.light, s.x1 - s.x0, s.y1 - s.y0, gw, gh)
@@ -155,20 +160,20 @@ def render_frame(
         background *= shadow[..., None]
     if not scene.on_desk:
         background *= np.float32(0.7)
-    radiance = cv2.resize(background, (cam_s.width, cam_s.height), interpolation=cv2.INTER_LINEAR)
+    radiance: FloatArray = np.asarray(
+        cv2.resize(background, (cam_s.width, cam_s.height), interpolation=cv2.INTER_LINEAR), dtype=np.float32
+    )
 
     if presentation.label == "genuine":
-        surface, h_plane, hold_quad, spec_roi, roi = _draw_genuine(radiance, scene, pose, cam_s)
+        drawn = _draw_genuine(radiance, scene, pose, cam_s)
     elif presentation.label == "screen":
-        surface, h_plane, hold_quad, spec_roi, roi = _draw_screen(
-            radiance, scene, presentation, pose, cam_s, content_pose or scene.photo_pose
-        )
+        drawn = _draw_screen(radiance, scene, presentation, pose, cam_s, content_pose or scene.photo_pose)
     else:
-        surface, h_plane, hold_quad, spec_roi, roi = _draw_print(radiance, scene, presentation, pose, cam_s)
-    del surface, h_plane
+        drawn = _draw_print(radiance, scene, presentation, pose, cam_s)
+    spec_roi, roi = drawn.specular, drawn.roi
 
-    if scene.hand.present and hold_quad is not None:
-        _draw_hand(radiance, scene, hold_quad / s, s, pose, cam)
+    if scene.hand.present and drawn.hold_quad is not None:
+        _draw_hand(radiance, scene, drawn.hold_quad / s, drawn.hold_width_mm, s, cam)
 
     card_lum = _card_luminance(radiance, quad * s)
     gain = float(np.clip(scene.ae_target / max(card_lum, 1e-4), 0.2, 5.0))
@@ -176,7 +181,7 @@ def render_frame(
     rgb, jpeg = photograph(radiance, s, scene.camera, camera_rng)
 
     glare = np.zeros((cam.height, cam.width), dtype=np.uint8)
-    if spec_roi is not None and not roi.empty:
+    if not roi.empty:
         h, w = roi.shape
         spec = spec_roi.reshape(h // s, s, w // s, s).mean(axis=(1, 3)) * gain
         glare[roi.y0 // s : roi.y1 // s, roi.x0 // s : roi.x1 // s] = np.where(spec > GLARE_THRESHOLD, 255, 0)
@@ -207,8 +212,17 @@ def _ovd_mask(scene: SceneParams, pose: Pose, cam: Camera) -> NDArray[np.uint8]:
 
 
 def _slab_edge(
-    radiance: FloatArray, pose: Pose, cam_s: Camera, surf: _Surface, depth: float, albedo: float, level: float,
-    roi: Roi, light_rgb: FloatArray, width: float, height: float,
+    radiance: FloatArray,
+    pose: Pose,
+    cam_s: Camera,
+    surf: _Surface,
+    depth: float,
+    albedo: float,
+    level: float,
+    roi: Roi,
+    light_rgb: FloatArray,
+    width: float,
+    height: float,
 ) -> None:
     """Draw the visible side of a slab (card thickness, device body) behind its front face."""
     back = _back_outline(pose, cam_s, surf, width, height, depth)
@@ -225,9 +239,7 @@ def _slab_edge(
     region[ys, xs] = region[ys, xs] * (1.0 - a) + a * (np.float32(albedo * level) * light_rgb)
 
 
-def _draw_genuine(
-    radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: Camera
-) -> tuple[_Surface, NDArray[np.float64], NDArray[np.float64], FloatArray, Roi]:
+def _draw_genuine(radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: Camera) -> _Drawn:
     surf = _Surface(0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM, CARD_CORNER_RADIUS_MM)
     h_plane = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
     outline = _outline_points(h_plane, surf)
@@ -235,8 +247,19 @@ def _draw_genuine(
     back = back if len(back) else outline
     roi = _align(roi_around(np.concatenate([outline, back]), cam_s.width, cam_s.height, 1), cam_s, scene)
     level = scene.light.ambient + scene.light.direct * max(float(pose.normal @ scene.light.direction), 0.0)
-    _slab_edge(radiance, pose, cam_s, surf, CARD_THICKNESS_MM, 0.75, level, roi, scene.light.rgb, CARD_WIDTH_MM,
-               CARD_HEIGHT_MM)
+    _slab_edge(
+        radiance,
+        pose,
+        cam_s,
+        surf,
+        CARD_THICKNESS_MM,
+        0.75,
+        level,
+        roi,
+        scene.light.rgb,
+        CARD_WIDTH_MM,
+        CARD_HEIGHT_MM,
+    )
     samples = sample_plane(np.linalg.inv(h_plane), roi)
     art = appearance.card_artwork(scene.template_id, scene.identity_seed)
     albedo = appearance.albedo_linear(scene.template_id, scene.identity_seed)
@@ -245,7 +268,7 @@ def _draw_genuine(
     spec = sample_grid(rad.specular, samples, 0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
     cover = rounded_rect_coverage(h_plane, roi, surf.x0, surf.y0, surf.x1, surf.y1, surf.corner_mm)
     _composite(radiance[roi.slices()], layer, cover)
-    return surf, h_plane, outline, spec * cover, roi
+    return _Drawn(roi, spec * cover, outline)
 
 
 def _align(roi: Roi, cam_s: Camera, scene: SceneParams) -> Roi:
@@ -257,15 +280,29 @@ def _align(roi: Roi, cam_s: Camera, scene: SceneParams) -> Roi:
 
 
 def _draw_screen(
-    radiance: FloatArray, scene: SceneParams, pres: Presentation, pose: Pose, cam_s: Camera, content_pose: Pose
-) -> tuple[_Surface, NDArray[np.float64], NDArray[np.float64], FloatArray, Roi]:
+    radiance: FloatArray,
+    scene: SceneParams,
+    pres: Presentation,
+    pose: Pose,
+    cam_s: Camera,
+    content_pose: Pose,
+) -> _Drawn:
     panel = pres.panel
     assert panel is not None
-    k = min(panel.content_scale, 0.97 * panel.screen_width_mm / CARD_WIDTH_MM,
-            0.97 * panel.screen_height_mm / CARD_HEIGHT_MM)
+    k = min(
+        panel.content_scale,
+        0.97 * panel.screen_width_mm / CARD_WIDTH_MM,
+        0.97 * panel.screen_height_mm / CARD_HEIGHT_MM,
+    )
     # The display plane is the card plane scaled by k about the camera centre: the card's quad is unchanged.
-    dev_pose = Pose(pose.roll_deg, pose.tilt_x_deg, pose.tilt_y_deg, pose.center_x_mm * k, pose.center_y_mm * k,
-                    pose.distance_mm * k)
+    dev_pose = Pose(
+        pose.roll_deg,
+        pose.tilt_x_deg,
+        pose.tilt_y_deg,
+        pose.center_x_mm * k,
+        pose.center_y_mm * k,
+        pose.distance_mm * k,
+    )
     w_mm, h_mm = CARD_WIDTH_MM * k, CARD_HEIGHT_MM * k
     ax = pres.screen_position[0] * (panel.screen_width_mm - w_mm)
     ay = pres.screen_position[1] * (panel.screen_height_mm - h_mm)
@@ -275,19 +312,32 @@ def _draw_screen(
     h_plane = plane_homography(dev_pose, cam_s, w_mm, h_mm)
     pts = _visible(h_plane, device, cam_s)
     back = _back_outline(dev_pose, cam_s, device, w_mm, h_mm, DEVICE_THICKNESS_MM)
-    roi = _align(roi_around(np.concatenate([pts, back, _outline_points(card_h(pose, cam_s), _CARD)]),
-                            cam_s.width, cam_s.height, 1), cam_s, scene)
+    roi = _align(
+        roi_around(
+            np.concatenate([pts, back, _outline_points(card_h(pose, cam_s), _CARD)]),
+            cam_s.width,
+            cam_s.height,
+            1,
+        ),
+        cam_s,
+        scene,
+    )
     level = scene.light.ambient + scene.light.direct * max(float(pose.normal @ scene.light.direction), 0.0)
-    _slab_edge(radiance, dev_pose, cam_s, device, DEVICE_THICKNESS_MM, 0.08, level, roi, scene.light.rgb, w_mm,
-               h_mm)
+    _slab_edge(radiance, dev_pose, cam_s, device, DEVICE_THICKNESS_MM, 0.08, level, roi, scene.light.rgb, w_mm, h_mm)
     samples = sample_plane(np.linalg.inv(h_plane), roi)
     ppmm = panel.ppi / 25.4
     u = (samples.x_mm + np.float32(ax)) * np.float32(ppmm)
     v = (samples.y_mm + np.float32(ay)) * np.float32(ppmm)
     content = appearance.scan_content(scene.template_id, scene.identity_seed)
     if pres.content_source in ("photo", "video"):
-        content = appearance.photo_content(scene.template_id, scene.identity_seed, content_pose, scene.light,
-                                           scene.laminate_shininess, scene.laminate_f0)
+        content = appearance.photo_content(
+            scene.template_id,
+            scene.identity_seed,
+            content_pose,
+            scene.light,
+            scene.laminate_shininess,
+            scene.laminate_f0,
+        )
     card_px = (max(2, round(w_mm * ppmm)), max(2, round(h_mm * ppmm)))
     fb = framebuffer(content, panel, card_px)
     emission = screen_emission(fb, u, v, samples.footprint_mm * np.float32(ppmm), panel, (ax * ppmm, ay * ppmm))
@@ -304,12 +354,10 @@ def _draw_screen(
     emission += reflected[..., None] * scene.light.rgb  # emission is 0 outside the active area (the bezel)
     cover = rounded_rect_coverage(h_plane, roi, device.x0, device.y0, device.x1, device.y1, device.corner_mm)
     _composite(radiance[roi.slices()], emission, cover)
-    return device, h_plane, pts, spec_s * cover, roi
+    return _Drawn(roi, spec_s * cover, _outline_points(h_plane, device), device.x1 - device.x0)
 
 
-def _draw_print(
-    radiance: FloatArray, scene: SceneParams, pres: Presentation, pose: Pose, cam_s: Camera
-) -> tuple[_Surface, NDArray[np.float64], NDArray[np.float64] | None, FloatArray, Roi]:
+def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, pose: Pose, cam_s: Camera) -> _Drawn:
     params = pres.printing
     assert params is not None
     sheet_w, sheet_h = sheet_size_mm(params)
@@ -317,16 +365,26 @@ def _draw_print(
     sheet = _Surface(-ox, -oy, sheet_w - ox, sheet_h - oy, 0.0)
     h_plane = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
     outline = _visible(h_plane, sheet, cam_s)
-    roi = _align(roi_around(np.concatenate([outline, _outline_points(h_plane, _CARD)]), cam_s.width, cam_s.height,
-                            1), cam_s, scene)
+    roi = _align(
+        roi_around(np.concatenate([outline, _outline_points(h_plane, _CARD)]), cam_s.width, cam_s.height, 1),
+        cam_s,
+        scene,
+    )
     samples = sample_plane(np.linalg.inv(h_plane), roi)
     if pres.content_source == "photo":
-        content = appearance.photo_content(scene.template_id, scene.identity_seed, scene.photo_pose, scene.light,
-                                           scene.laminate_shininess, scene.laminate_f0)
+        content = appearance.photo_content(
+            scene.template_id,
+            scene.identity_seed,
+            scene.photo_pose,
+            scene.light,
+            scene.laminate_shininess,
+            scene.laminate_f0,
+        )
     else:
         content = appearance.scan_content(scene.template_id, scene.identity_seed)
-    reflect = print_reflectance(content, samples.x_mm, samples.y_mm, samples.footprint_mm, params,
-                                seed=scene.identity_seed)
+    reflect = print_reflectance(
+        content, samples.x_mm, samples.y_mm, samples.footprint_mm, params, seed=scene.identity_seed
+    )
     shininess = 1000.0 if params.laminated else 8.0 + 600.0 * params.gloss**2
     f0 = 0.04 if params.laminated else 0.02 + 0.03 * params.gloss
     diffuse, spec = _shading(pose, scene, sheet, CARD_WIDTH_MM, CARD_HEIGHT_MM, shininess, f0)
@@ -335,13 +393,17 @@ def _draw_print(
     layer = (reflect * diff_s[..., None] + spec_s[..., None]) * scene.light.rgb
     cover = rounded_rect_coverage(h_plane, roi, sheet.x0, sheet.y0, sheet.x1, sheet.y1, 0.0)
     _composite(radiance[roi.slices()], layer.astype(np.float32), cover)
-    hold = outline if params.sheet == "cut" else None
-    return sheet, h_plane, hold, spec_s * cover, roi
+    hold = _outline_points(h_plane, sheet) if params.sheet == "cut" else None
+    return _Drawn(roi, spec_s * cover, hold)
 
 
-def _draw_hand(radiance: FloatArray, scene: SceneParams, quad: NDArray[np.float64], s: int, pose: Pose,
-               cam: Camera) -> None:
-    px_per_mm = float(np.linalg.norm(quad[1] - quad[0]) / CARD_WIDTH_MM)
+def _draw_hand(
+    radiance: FloatArray, scene: SceneParams, quad: NDArray[np.float64], width_mm: float, s: int, cam: Camera
+) -> None:
+    """A hand holding the presentation by one edge of `quad` (frame pixels), with its shadow."""
+    px_per_mm = float(np.linalg.norm(quad[1] - quad[0]) / width_mm)
+    if not 0.5 <= px_per_mm <= 100.0 or np.abs(quad).max() > 10 * max(cam.width, cam.height):
+        return  # the held edge is far outside the frame: the hand is not in the picture
     rgb, alpha, shadow = render_hand(scene.hand, quad, px_per_mm, cam.width, cam.height)
     ys, xs = np.nonzero((alpha > 0) | (shadow < 1))
     if ys.size == 0:
@@ -349,8 +411,10 @@ def _draw_hand(radiance: FloatArray, scene: SceneParams, quad: NDArray[np.float6
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     size = ((x1 - x0) * s, (y1 - y0) * s)
     level = scene.light.ambient + scene.light.direct * 0.7
-    up = (lambda a: cv2.resize(np.ascontiguousarray(a), size, interpolation=cv2.INTER_LINEAR))
+
+    def up(a: NDArray[np.float32]) -> FloatArray:
+        return np.asarray(cv2.resize(np.ascontiguousarray(a), size, interpolation=cv2.INTER_LINEAR), np.float32)
+
     region = radiance[y0 * s : y1 * s, x0 * s : x1 * s]
     region *= up(shadow[y0:y1, x0:x1])[..., None]
     _composite(region, up(rgb[y0:y1, x0:x1]) * np.float32(level) * scene.light.rgb, up(alpha[y0:y1, x0:x1]))
-    del pose

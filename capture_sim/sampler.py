@@ -84,7 +84,10 @@ class Presentation:
     panel: PanelParams | None = None
     printing: PrintParams | None = None
     sheet_offset_mm: tuple[float, float] = (0.0, 0.0)  # card's top-left on the sheet (prints)
-    screen_position: tuple[float, float] = (0.5, 0.5)  # where the card sits in the free space of the display (fractions)
+    screen_position: tuple[float, float] = (
+        0.5,
+        0.5,
+    )  # where the card sits in the free space of the display (fractions)
     content_source: str = "scan"  # "scan", "photo" or "video"
 
 

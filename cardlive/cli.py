@@ -29,10 +29,14 @@ def _simulate(args: argparse.Namespace) -> int:
     from capture_sim.dataset import read_index, simulate
     from capture_sim.species import parse_species
 
-    config = SimConfig(seed=args.seed, species=parse_species(args.species), frames=args.frames, size=args.size,
-                       supersample=args.supersample)
-    index = simulate(args.out, args.n, config, workers=args.workers, overwrite=args.overwrite,
-                     progress=not args.quiet)
+    config = SimConfig(
+        seed=args.seed,
+        species=parse_species(args.species),
+        frames=args.frames,
+        size=args.size,
+        supersample=args.supersample,
+    )
+    index = simulate(args.out, args.n, config, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
     print(f"wrote {args.n} captures to {args.out} ({index.name})")
     if args.contact_sheet:
         sheet = contact_sheet(args.out, read_index(args.out), args.contact_sheet)
@@ -78,13 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", type=Path, required=True, help="output folder (must be empty unless --overwrite)")
     sim.add_argument("--n", type=int, required=True, help="number of captures")
     sim.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    sim.add_argument("--species", default=None,
-                     help="comma-separated species: genuine, phone_oled_pentile, laptop_lcd_rgb, monitor_lcd_bgr, "
-                     "tablet_lcd, laser_am, inkjet_fm, dyesub_photo, grey_copy, or the groups screen / print / all "
-                     "(default all)")
+    sim.add_argument(
+        "--species",
+        default=None,
+        help="comma-separated species: genuine, phone_oled_pentile, laptop_lcd_rgb, monitor_lcd_bgr, "
+        "tablet_lcd, laser_am, inkjet_fm, dyesub_photo, grey_copy, or the groups screen / print / all "
+        "(default all)",
+    )
     sim.add_argument("--frames", type=int, default=1, help="frames per capture; >1 renders tilt sequences")
-    sim.add_argument("--size", type=_size, default=(1280, 720), help="landscape frame size, 1280x720 or "
-                     "1920x1080; portrait captures swap it (default 1280x720)")
+    sim.add_argument(
+        "--size",
+        type=_size,
+        default=(1280, 720),
+        help="landscape frame size, 1280x720 or 1920x1080; portrait captures swap it (default 1280x720)",
+    )
     sim.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     sim.add_argument("--supersample", type=int, default=2, help="scene samples per pixel along each axis (1-4)")
     sim.add_argument("--contact-sheet", type=Path, default=None, help="also write a labelled PNG grid with 1:1 crops")
@@ -92,9 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(handler=_simulate)
 
-    bench = sub.add_parser("bench", help="measure speed; writes JSON and prints a table",
-                           description="Benchmarks. 'simulate': captures per second per core for each class at "
-                           "1280x720 and 1920x1080, against a plain OpenCV warp+JPEG baseline in the same run.")
+    bench = sub.add_parser(
+        "bench",
+        help="measure speed; writes JSON and prints a table",
+        description="Benchmarks. 'simulate': captures per second per core for each class at "
+        "1280x720 and 1920x1080, against a plain OpenCV warp+JPEG baseline in the same run.",
+    )
     bench.add_argument("target", choices=["simulate"], help="what to measure")
     bench.add_argument("--pairs", type=int, default=4, help="pairs rendered per frame size (default 4)")
     bench.add_argument("--seed", type=int, default=1234)
@@ -103,9 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quiet", action="store_true")
     bench.set_defaults(handler=_bench)
 
-    rel = sub.add_parser("release", help="the release job: every stage this version contains, in order",
-                         description="Run the release job into --out: simulate a demo set with a contact sheet, "
-                         "benchmark the simulator, and report the stages not yet built (train, export, conform).")
+    rel = sub.add_parser(
+        "release",
+        help="the release job: every stage this version contains, in order",
+        description="Run the release job into --out: simulate a demo set with a contact sheet, "
+        "benchmark the simulator, and report the stages not yet built (train, export, conform).",
+    )
     rel.add_argument("--out", type=Path, default=Path("build/release"))
     rel.add_argument("--quick", action="store_true", help="smaller demo set and benchmark")
     rel.set_defaults(handler=_release)

@@ -12,9 +12,7 @@ from capture_sim.rng import make_rng
 from capture_sim.sampler import Presentation, SceneParams, sample_presentation, sample_scene
 
 
-def quiet_scene(
-    seed: int = 3, distance_mm: float = 130.0, landscape: bool = True, **light: float
-) -> SceneParams:
+def quiet_scene(seed: int = 3, distance_mm: float = 130.0, landscape: bool = True, **light: float) -> SceneParams:
     scene = sample_scene(seed, 0, (1280, 720))
     camera = dataclasses.replace(
         scene.camera,
@@ -57,9 +55,7 @@ def render(scene: SceneParams, pres: Presentation, pose: Pose | None = None) -> 
 
 def luminance_crop(frame: FrameRender, size: int = 256) -> np.ndarray:
     c = frame.quad.mean(axis=0).round().astype(int)
-    crop = frame.rgb[c[1] - size // 2 : c[1] + size // 2, c[0] - size // 2 : c[0] + size // 2].astype(
-        np.float64
-    )
+    crop = frame.rgb[c[1] - size // 2 : c[1] + size // 2, c[0] - size // 2 : c[0] + size // 2].astype(np.float64)
     return crop @ np.array([0.299, 0.587, 0.114])
 
 

@@ -66,9 +66,7 @@ def _spectrum(rows: np.ndarray) -> np.ndarray:
 
 
 def test_grating_above_nyquist_aliases_to_the_difference_frequency() -> None:
-    signal = sensor_signal(_grating(8, 240, 4, 0.8), 4, BASE)[
-        :, 20:220, 1
-    ]  # 200 px: bin k = k / 200 cycles/px
+    signal = sensor_signal(_grating(8, 240, 4, 0.8), 4, BASE)[:, 20:220, 1]  # 200 px: bin k = k / 200 cycles/px
     spec = _spectrum(signal)
     assert np.argmax(spec) == 40  # |0.8 - 1| = 0.2 cycles/px
     assert spec[40] > 0.02 * 0.4 * 100  # a clear alias: > 2 % of the 0.4 amplitude (expected about 7 %)
@@ -85,9 +83,7 @@ def test_a_wide_psf_removes_the_alias() -> None:
 def _chroma_over_luma(cycles_per_px: float) -> tuple[float, float]:
     signal = sensor_signal(_grating(16, 240, 4, cycles_per_px), 4, BASE)[:, 20:220]
     rgb = demosaic(bayer_mosaic(signal, "RGGB"), "RGGB", "bilinear")
-    chroma_in = float(
-        np.abs(signal[..., 0] - signal[..., 1]).max() + np.abs(signal[..., 2] - signal[..., 1]).max()
-    )
+    chroma_in = float(np.abs(signal[..., 0] - signal[..., 1]).max() + np.abs(signal[..., 2] - signal[..., 1]).max())
     chroma = _spectrum(rgb[2:-2, :, 0] - rgb[2:-2, :, 1]) + _spectrum(rgb[2:-2, :, 2] - rgb[2:-2, :, 1])
     luma = _spectrum(signal[..., 1])
     return chroma_in, float(chroma.max() / luma.max())
@@ -111,9 +107,7 @@ def test_fast_sensor_signal_equals_psf_then_pixel_integration() -> None:
     for scale in (1, 2, 3):
         radiance = rng.random((30 * scale, 42 * scale, 3), dtype=np.float32) * 2.0
         for defocus, motion in blurs:
-            params = replace(
-                BASE, psf_sigma_px=0.6, defocus_px=defocus, motion_px=motion, motion_angle_deg=30.0
-            )
+            params = replace(BASE, psf_sigma_px=0.6, defocus_px=defocus, motion_px=motion, motion_angle_deg=30.0)
             ref = integrate_pixels(apply_optics(radiance, params, scale), scale) * FULL_WELL_WHITE
             fast = sensor_signal(radiance, scale, params)
             m = 12 if defocus > 2 else 6  # the borders differ (mirroring on different grids)

@@ -100,9 +100,7 @@ def test_foil_design_lights_up_in_parts_that_move_with_tilt(template_id: str) ->
     directions = [(0.35 * np.cos(a), 0.35 * np.sin(a)) for a in np.linspace(0.0, np.pi, 9)]
     lit = [_lit(angle, period, d) for d in directions]
     assert any(0.01 < m.mean() < 0.99 for m in lit)  # some parts lit, others not
-    assert (
-        max((a ^ b).mean() for a, b in itertools.combinations(lit, 2)) > 0.05
-    )  # which parts moves with tilt
+    assert max((a ^ b).mean() for a, b in itertools.combinations(lit, 2)) > 0.05  # which parts moves with tilt
     # negative control: one uniform grating is either all lit or all dark at any geometry
     flat = [_lit(np.full_like(angle, angle[0]), np.full_like(period, period[0]), d) for d in directions]
     assert all(m.mean() in (0.0, 1.0) for m in flat)
@@ -128,9 +126,7 @@ def test_field_masks_are_non_empty_where_expected(template_id: str) -> None:
 
 def test_templates_are_pairwise_distinct() -> None:
     renders = {t: _render(t).rgb.astype(np.float32) for t in list_templates()}
-    cross = {
-        (a, b): float(np.abs(renders[a] - renders[b]).mean()) for a, b in itertools.combinations(renders, 2)
-    }
+    cross = {(a, b): float(np.abs(renders[a] - renders[b]).mean()) for a, b in itertools.combinations(renders, 2)}
     # the same template issued to another holder changes less than a change of template does
     same = float(np.abs(renders["tpl00"] - _render("tpl00", 4).rgb.astype(np.float32)).mean())
     assert min(cross.values()) > 6.0, min(cross.items(), key=lambda kv: kv[1])
@@ -215,9 +211,7 @@ def test_card_height_follows_the_id1_aspect() -> None:
         ({"template_id": "tpl00", "identity_seed": -1}, "[0, "),
     ],
 )
-def test_bad_arguments_raise_parameter_error_naming_the_range(
-    kwargs: dict[str, object], expected: str
-) -> None:
+def test_bad_arguments_raise_parameter_error_naming_the_range(kwargs: dict[str, object], expected: str) -> None:
     with pytest.raises(ParameterError) as info:
         render_card(**kwargs)  # type: ignore[arg-type]
     assert expected in str(info.value)

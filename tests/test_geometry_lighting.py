@@ -31,7 +31,9 @@ def test_homography_maps_corners_to_the_projected_quad() -> None:
 
 def test_quad_is_clockwise_from_top_left() -> None:
     q = card_quad(Pose(0.0, 0.0, 0.0, 0.0, 0.0, 120.0), CAM)
-    assert q[0, 0] < q[1, 0] and q[1, 1] < q[2, 1] and q[3, 0] < q[2, 0]
+    assert q[0, 0] < q[1, 0]
+    assert q[1, 1] < q[2, 1]
+    assert q[3, 0] < q[2, 0]
     area = 0.5 * np.sum(q[:, 0] * np.roll(q[:, 1], -1) - np.roll(q[:, 0], -1) * q[:, 1])
     assert area > 0  # positive with y down = clockwise on screen
 
@@ -57,9 +59,7 @@ def test_glare_highlight_moves_when_the_pose_changes() -> None:
 
 def test_glare_negative_control_is_static_without_a_view_dependence() -> None:
     """A Lambertian surface (shininess ~1) has no highlight that could move: the check above needs the BRDF."""
-    geo = surface_geometry(
-        Pose(0.0, -8.0, 0.0, 0.0, 0.0, 120.0), LIGHT, CARD_WIDTH_MM, CARD_HEIGHT_MM, 64, 40
-    )
+    geo = surface_geometry(Pose(0.0, -8.0, 0.0, 0.0, 0.0, 120.0), LIGHT, CARD_WIDTH_MM, CARD_HEIGHT_MM, 64, 40)
     diffuse, _ = blinn_phong(geo, 1.0, 0.3, 800.0, 0.04)
     assert np.ptp(diffuse) == 0.0
 
@@ -79,7 +79,9 @@ def test_ovd_colour_follows_the_grating_equation_with_tilt() -> None:
 
 def test_wavelength_colours_are_spectral() -> None:
     rgb = wavelength_to_linear_rgb(np.array([450.0, 530.0, 620.0, 900.0]))
-    assert rgb[0].argmax() == 2 and rgb[1].argmax() == 1 and rgb[2].argmax() == 0
+    assert rgb[0].argmax() == 2
+    assert rgb[1].argmax() == 1
+    assert rgb[2].argmax() == 0
     assert rgb[3].sum() == 0.0
 
 
@@ -87,7 +89,8 @@ def test_srgb_round_trip_and_white_points() -> None:
     x = np.linspace(0, 1, 11, dtype=np.float32)
     np.testing.assert_allclose(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-5)
     warm, cool = blackbody_linear_rgb(3000.0), blackbody_linear_rgb(9000.0)
-    assert warm[0] > warm[2] and cool[2] > cool[0]
+    assert warm[0] > warm[2]
+    assert cool[2] > cool[0]
     np.testing.assert_allclose(blackbody_linear_rgb(6504.0), 1.0, atol=0.02)
 
 

@@ -32,8 +32,7 @@ def _params(kind: str, seed: int = 7, **changes: object) -> BackgroundParams:
     return replace(params, **changes)  # type: ignore[arg-type]
 
 
-# ------------------------------------------------------------------------------------------------------
-# backgrounds
+# --- backgrounds ---
 @pytest.mark.parametrize("kind", BACKGROUND_KINDS)
 @pytest.mark.parametrize(("width", "height"), SIZES)
 def test_background_every_kind_has_shape_dtype_and_albedo_range(kind: str, width: int, height: int) -> None:
@@ -86,8 +85,7 @@ def test_clutter_casts_contact_shadows_on_the_desk() -> None:
     assert all(np.all(p == 0.5) for p in untouched)
 
 
-# ------------------------------------------------------------------------------------------------------------
-# hands
+# --- hands ---
 def _card(width: int = 320, height: int = 200, tilt: float = 0.0) -> tuple[np.ndarray, float]:
     camera = Camera(width, height, focal_px=400.0)
     pose = Pose(
@@ -99,9 +97,7 @@ def _card(width: int = 320, height: int = 200, tilt: float = 0.0) -> tuple[np.nd
         distance_mm=400.0 * CARD_WIDTH_MM / (0.5 * width),
     )
     quad = card_quad(pose, camera)
-    px_per_mm = (
-        float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2 / CARD_WIDTH_MM
-    )
+    px_per_mm = float(np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2 / CARD_WIDTH_MM
     return quad, px_per_mm
 
 
@@ -185,9 +181,7 @@ def test_fingers_behind_the_card_are_hidden_by_it() -> None:
 
 def test_absent_hand_is_empty_and_casts_no_shadow() -> None:
     quad, ppm = _card()
-    rgb, alpha, shadow = render_hand(
-        sample_hand_params(make_rng(0, 0, "hand"), holding=False), quad, ppm, 320, 200
-    )
+    rgb, alpha, shadow = render_hand(sample_hand_params(make_rng(0, 0, "hand"), holding=False), quad, ppm, 320, 200)
     assert not rgb.any()
     assert not alpha.any()
     assert np.all(shadow == 1.0)
@@ -227,8 +221,7 @@ def test_sampled_hands_span_light_to_dark_skin() -> None:
     assert max(reds) > 0.45
 
 
-# --------------------------------------------------------------------------------------------- card drop
-# shadow
+# --- card drop shadow ---
 def test_drop_shadow_is_one_far_away_and_darker_just_outside_the_offset_edge() -> None:
     quad, _ = _card()
     offset = (8.0, 6.0)
@@ -248,8 +241,7 @@ def test_drop_shadow_is_one_far_away_and_darker_just_outside_the_offset_edge() -
     assert shade[centre[1], centre[0]] == pytest.approx(0.5, abs=0.01)
 
 
-# ----------------------------------------------------------------------------------------------- parameter
-# checks
+# --- parameter checks ---
 @pytest.mark.parametrize(
     ("build", "needle"),
     [

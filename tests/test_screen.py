@@ -286,13 +286,9 @@ def _card_like_image() -> np.ndarray:
     cv2.circle(img, (170, 250), 70, (200, 170, 150), -1)  # face
     cv2.ellipse(img, (170, 430), (120, 90), 0, 180, 360, (40, 70, 160), -1)  # shoulders
     cv2.rectangle(img, (0, 0), (w, 80), (30, 60, 150), -1)  # header band
-    cv2.putText(
-        img, "IDENTITY CARD", (40, 58), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (255, 255, 255), 3, cv2.LINE_AA
-    )
+    cv2.putText(img, "IDENTITY CARD", (40, 58), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (255, 255, 255), 3, cv2.LINE_AA)
     for i, text in enumerate(["SURNAME  EXAMPLE", "GIVEN  ALEXANDRA", "BORN  01.02.1990", "NO  X1234567"]):
-        cv2.putText(
-            img, text, (340, 170 + 70 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (20, 20, 20), 2, cv2.LINE_AA
-        )
+        cv2.putText(img, text, (340, 170 + 70 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (20, 20, 20), 2, cv2.LINE_AA)
     cv2.circle(img, (760, 460), 50, (0, 180, 60), -1)
     cv2.circle(img, (700, 470), 35, (220, 30, 30), -1)
     return img

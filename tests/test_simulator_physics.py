@@ -136,7 +136,8 @@ def test_glare_moves_on_the_card_when_the_pose_changes() -> None:
 def test_sequences_have_per_frame_quads_and_masks(label: str) -> None:
     species = {"genuine": "genuine", "screen": "tablet_lcd", "print": "inkjet_fm"}[label]
     capture = render_capture(SimConfig(seed=5, species=(species,), frames=3), 0)
-    assert len(capture.frames) == 3 and len(capture.poses) == 3
+    assert len(capture.frames) == 3
+    assert len(capture.poses) == 3
     quads = [f.quad for f in capture.frames]
     assert not np.allclose(quads[0], quads[2])
     for f in capture.frames:

@@ -58,9 +58,7 @@ def sample_identity(rng: np.random.Generator) -> Identity:
     issue = dt.date(2016, 1, 1) + dt.timedelta(days=int(rng.integers(0, 10 * 365)))
     years = 10 if rng.random() < 0.8 else 5
     expiry = issue.replace(year=issue.year + years, day=min(issue.day, 28)) - dt.timedelta(days=1)
-    head = "".join(
-        _DOC_LETTERS[int(i)] for i in rng.integers(0, len(_DOC_LETTERS), size=1 + int(rng.integers(0, 3)))
-    )
+    head = "".join(_DOC_LETTERS[int(i)] for i in rng.integers(0, len(_DOC_LETTERS), size=1 + int(rng.integers(0, 3))))
     digits = "".join(str(int(d)) for d in rng.integers(0, 10, size=9 - len(head)))
     return Identity(
         surname=surname,

@@ -111,9 +111,7 @@ def radial_family(
     r = np.linspace(0.5, r_max_mm, int(r_max_mm * 5))
     curves = []
     for i in range(n_rays):
-        th = 2.0 * np.pi * i / n_rays + amplitude_rad * np.sin(2.0 * np.pi * r / wavelength_mm) * (
-            r / r_max_mm
-        )
+        th = 2.0 * np.pi * i / n_rays + amplitude_rad * np.sin(2.0 * np.pi * r / wavelength_mm) * (r / r_max_mm)
         curves.append(np.stack([center_mm[0] + r * np.cos(th), center_mm[1] + r * np.sin(th)], axis=1))
     return curves
 
@@ -125,9 +123,7 @@ def style_layers(style: str, seed: int, center_mm: tuple[float, float]) -> tuple
     v = (seed * 2654435761) % 1000 / 1000.0  # deterministic variation in [0, 1)
     w, h = CARD_WIDTH_MM, CARD_HEIGHT_MM
     if style == "waves":
-        fine = sine_band_family(0.55, 1.2, 9.0 + 4 * v, 0.11) + sine_band_family(
-            0.55, 1.2, 9.0 + 4 * v, -0.11
-        )
+        fine = sine_band_family(0.55, 1.2, 9.0 + 4 * v, 0.11) + sine_band_family(0.55, 1.2, 9.0 + 4 * v, -0.11)
         feature = rosette_family(center_mm, 17.0, 90, 40, "hypo", 16, (0.6, 1.2), 14.0 + 10 * v)
     elif style == "mesh":
         fine = sine_band_family(0.8, 0.9, 6.5, 0.18) + sine_band_family(0.8, 0.9, 7.5, -0.15, vertical=True)
@@ -169,10 +165,7 @@ def guilloche_coverage(curves: Sequence[Curve], height: int, width: int, px_per_
     canvas = np.zeros((height, width), np.uint8)
     if curves:
         scale = px_per_mm * (1 << _SHIFT)
-        pts = [
-            np.round(np.asarray(c, dtype=np.float64) * scale - 0.5 * (1 << _SHIFT)).astype(np.int32)
-            for c in curves
-        ]
+        pts = [np.round(np.asarray(c, dtype=np.float64) * scale - 0.5 * (1 << _SHIFT)).astype(np.int32) for c in curves]
         line_px = 0.075 * px_per_mm
         thickness = max(1, round(line_px))
         cv2.polylines(canvas, pts, False, 255, thickness=thickness, lineType=cv2.LINE_AA, shift=_SHIFT)
@@ -208,6 +201,4 @@ def rainbow_ink(
     frac = frac * frac * (3.0 - 2.0 * frac)  # smooth ink transition between fountain ducts
     stops = np.asarray(stops_linear, dtype=np.float32)
     coarse = (stops[idx] * (1.0 - frac[..., None]) + stops[idx + 1] * frac[..., None]).astype(np.float32)
-    return np.ascontiguousarray(
-        cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR), np.float32
-    )
+    return np.ascontiguousarray(cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR), np.float32)

@@ -88,9 +88,7 @@ def td1_mrz(
     opt2 = _field("optional_data_2", optional_data_2, 11)
 
     line1 = doc_type + state + number + str(mrz_check_digit(number)) + opt1
-    line2_head = (
-        birth + str(mrz_check_digit(birth)) + sex + expiry + str(mrz_check_digit(expiry)) + nat + opt2
-    )
+    line2_head = birth + str(mrz_check_digit(birth)) + sex + expiry + str(mrz_check_digit(expiry)) + nat + opt2
     composite = line1[5:30] + line2_head[0:7] + line2_head[8:15] + line2_head[18:29]
     line2 = line2_head + str(mrz_check_digit(composite))
     line3 = mrz_name_field(surname, given_names)

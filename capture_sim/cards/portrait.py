@@ -129,9 +129,7 @@ def _photo(params: PortraitParams, height: int, width: int) -> FloatArray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def _ellipse(
-    x: FloatArray, y: FloatArray, cx: float, cy: float, rx: float, ry: float, px: float
-) -> FloatArray:
+def _ellipse(x: FloatArray, y: FloatArray, cx: float, cy: float, rx: float, ry: float, px: float) -> FloatArray:
     """Anti-aliased coverage of an ellipse (approximate signed distance, px = pixels per unit)."""
     r = np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
     return np.clip(0.5 - (r - 1.0) * min(rx, ry) * px, 0.0, 1.0).astype(np.float32)
@@ -148,31 +146,20 @@ def _procedural(params: PortraitParams, height: int, width: int) -> FloatArray:
     y = ((np.arange(height, dtype=np.float32) + 0.5) / px)[:, None]
     x = np.broadcast_to(x, (height, width))
     y = np.broadcast_to(y, (height, width))
-    lin = {
-        k: srgb_to_linear(np.asarray(getattr(params, k), np.float32))
-        for k in ("skin", "hair", "cloth", "backdrop")
-    }
+    lin = {k: srgb_to_linear(np.asarray(getattr(params, k), np.float32)) for k in ("skin", "hair", "cloth", "backdrop")}
     rx, ry = params.head_size
     cx, cy = 0.5, 0.1 + ry + 0.06
-    img = np.broadcast_to(lin["backdrop"] * (1.05 - 0.15 * y[..., None]), (height, width, 3)).astype(
-        np.float32
-    )
+    img = np.broadcast_to(lin["backdrop"] * (1.05 - 0.15 * y[..., None]), (height, width, 3)).astype(np.float32)
     if params.hair_style == "long":
-        img = _over(
-            img, _ellipse(x, y, cx, cy + 0.12, rx * 1.35, ry * 1.3, px) * (y < cy + 0.55), lin["hair"] * 0.8
-        )
+        img = _over(img, _ellipse(x, y, cx, cy + 0.12, rx * 1.35, ry * 1.3, px) * (y < cy + 0.55), lin["hair"] * 0.8)
     torso = _ellipse(x, y, cx, cy + ry + 0.62, 0.62, 0.58, px)
     img = _over(img, torso, lin["cloth"] * (1.0 - 0.25 * np.abs(x - cx)[..., None]))
     collar = np.clip(0.5 - (np.abs(x - cx) * 2.2 - (y - cy - ry - 0.02)) * px * 0.5, 0.0, 1.0) * torso
     img = _over(img, collar.astype(np.float32), lin["skin"] * 0.62)
     neck = np.clip(0.5 - (np.abs(x - cx) - rx * 0.52) * px, 0.0, 1.0) * (y > cy) * (y < cy + ry + 0.16)
-    img = _over(
-        img, neck.astype(np.float32), lin["skin"] * (0.55 + 0.2 * np.clip((y - cy - ry) * 5, 0, 1))[..., None]
-    )
+    img = _over(img, neck.astype(np.float32), lin["skin"] * (0.55 + 0.2 * np.clip((y - cy - ry) * 5, 0, 1))[..., None])
     for side in (-1.0, 1.0):
-        img = _over(
-            img, _ellipse(x, y, cx + side * rx * 0.97, cy + 0.02, 0.05, 0.085, px), lin["skin"] * 0.75
-        )
+        img = _over(img, _ellipse(x, y, cx + side * rx * 0.97, cy + 0.02, 0.05, 0.085, px), lin["skin"] * 0.75)
     # head: an egg-shaped ellipsoid, Lambertian shading from a frontal light moved sideways by light_x
     taper = 1.0 - 0.2 * np.clip((y - cy) / ry, 0.0, 1.0)
     u, v = (x - cx) / (rx * taper), (y - cy) / ry
@@ -193,15 +180,11 @@ def _procedural(params: PortraitParams, height: int, width: int) -> FloatArray:
     if params.hair_style != "bald":
         part = (x - cx) / rx - 0.35 * np.sign(params.light_x + 1e-3)
         hairline = cy - ry * (0.62 - 0.3 * np.clip(part * part, 0.0, 1.0))
-        above = np.maximum(
-            np.clip((hairline - y) * px, 0.0, 1.0), (1.0 - head) * np.clip((cy - y) * px, 0.0, 1.0)
-        )
+        above = np.maximum(np.clip((hairline - y) * px, 0.0, 1.0), (1.0 - head) * np.clip((cy - y) * px, 0.0, 1.0))
         cap = _ellipse(x, y, cx, cy - 0.03, rx * 1.1, ry * 1.06, px) * above
         if params.hair_style == "long":
             cap = np.maximum(cap, _ellipse(x, y, cx, cy + 0.1, rx * 1.12, ry * 1.2, px) * (1.0 - head))
-        img = _over(
-            img, cap.astype(np.float32), lin["hair"] * (0.7 + 0.3 * shade[..., None]).astype(np.float32)
-        )
+        img = _over(img, cap.astype(np.float32), lin["hair"] * (0.7 + 0.3 * shade[..., None]).astype(np.float32))
     ey, es = cy - 0.06 * ry / 0.36, 0.105 * rx / 0.27
     for side in (-1.0, 1.0):
         ex = cx + side * es
@@ -216,13 +199,9 @@ def _procedural(params: PortraitParams, height: int, width: int) -> FloatArray:
     nose = np.exp(-(((x - cx - 0.012 * np.sign(params.light_x)) / 0.012) ** 2)) * (y > ey) * (y < cy + 0.1)
     img = (img * (1.0 - 0.25 * nose[..., None])).astype(np.float32)
     for side in (-1.0, 1.0):
-        img = _over(
-            img, _ellipse(x, y, cx + side * 0.022, cy + 0.11, 0.012, 0.007, px) * 0.6, lin["skin"] * 0.25
-        )
+        img = _over(img, _ellipse(x, y, cx + side * 0.022, cy + 0.11, 0.012, 0.007, px) * 0.6, lin["skin"] * 0.25)
     my = cy + 0.19 * ry / 0.36
-    img = _over(
-        img, _ellipse(x, y, cx, my, 0.062, 0.017, px), lin["skin"] * np.array([0.75, 0.45, 0.45], np.float32)
-    )
+    img = _over(img, _ellipse(x, y, cx, my, 0.062, 0.017, px), lin["skin"] * np.array([0.75, 0.45, 0.45], np.float32))
     img = _over(img, _ellipse(x, y, cx, my, 0.058, 0.003, px), lin["skin"] * 0.3)
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
@@ -255,9 +234,7 @@ def ghost_portrait(portrait_linear: FloatArray, height: int, width: int, density
     check_range("ghost.width", width, 4, 4000)
     lum = portrait_linear @ np.array([0.2126, 0.7152, 0.0722], np.float32)
     small = cv2.resize(lum.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
-    lightness = np.power(
-        np.clip(small, 0.0, 1.0), 1.0 / 2.4
-    )  # roughly perceptual, so the ink tracks the print
+    lightness = np.power(np.clip(small, 0.0, 1.0), 1.0 / 2.4)  # roughly perceptual, so the ink tracks the print
     ink = 1.0 - lightness
     ink = (ink - ink.min()) / max(1e-6, float(ink.max() - ink.min()))
     fy = np.minimum(np.arange(height) + 0.5, height - np.arange(height) - 0.5) / (0.12 * height)

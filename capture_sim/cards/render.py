@@ -102,9 +102,7 @@ def _box_px(box: tuple[float, float, float, float], ppm: float) -> tuple[int, in
     return tuple(round(v * ppm) for v in box)  # type: ignore[return-value]
 
 
-def _print_portrait(
-    spec: TemplateSpec, layout: Layout, img: FloatArray, seed: int, sex: str, ppm: float
-) -> FloatArray:
+def _print_portrait(spec: TemplateSpec, layout: Layout, img: FloatArray, seed: int, sex: str, ppm: float) -> FloatArray:
     x0, y0, x1, y1 = _box_px(layout.portrait_box, ppm)
     params = sample_portrait_params(make_rng(seed, 0, "cards.portrait"), sex)
     portrait = render_portrait(params, y1 - y0, x1 - x0)
@@ -122,9 +120,7 @@ def _print_portrait(
     return portrait
 
 
-def _print_ghost(
-    spec: TemplateSpec, layout: Layout, img: FloatArray, portrait: FloatArray, ppm: float
-) -> None:
+def _print_ghost(spec: TemplateSpec, layout: Layout, img: FloatArray, portrait: FloatArray, ppm: float) -> None:
     x0, y0, x1, y1 = _box_px(layout.ghost_box, ppm)
     cov = ghost_portrait(portrait, y1 - y0, x1 - x0, 0.42)
     img[y0:y1, x0:x1] *= 1.0 - cov[..., None] * (1.0 - ink_linear(spec.label_rgb))
@@ -173,9 +169,7 @@ def _print_values(
         mdraw = ImageDraw.Draw(mrz)
         for i, baseline in enumerate(MRZ_BASELINES_MM):
             line = fields[f"mrz_line{i + 1}"]
-            bx0, by0, bx1, by1 = draw_monospaced(
-                mdraw, line, layout.mrz_x_mm, baseline, MRZ_CAP_MM, MRZ_PITCH_MM, ppm
-            )
+            bx0, by0, bx1, by1 = draw_monospaced(mdraw, line, layout.mrz_x_mm, baseline, MRZ_CAP_MM, MRZ_PITCH_MM, ppm)
             mrz_mask[max(0, by0) : by1, max(0, bx0) : bx1] = True
         cov = np.asarray(mrz, dtype=np.float32) / np.float32(255.0)
         top = max(0, int(MRZ_BASELINES_MM[0] * ppm - MRZ_CAP_MM * ppm) - 4)

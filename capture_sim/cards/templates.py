@@ -31,9 +31,7 @@ class TemplateSpec:
     field_layout: str
     date_style: str
     header: str  # "band" (knocked-out title on a colour band) or "plain"
-    portrait_style: (
-        str  # "colour" (dye transfer), "laser" (greyscale engraving), "fade" (colour, feathered edges)
-    )
+    portrait_style: str  # "colour" (dye transfer), "laser" (greyscale engraving), "fade" (colour, feathered edges)
     linework: str
     paper: RGB255
     tints: tuple[RGB255, ...]  # underprint rainbow stops

@@ -156,9 +156,7 @@ def fm_screen() -> tuple[FloatArray, F64]:
     field = np.kron(blue_noise_ranks(), np.ones((FM_TILE_PX, FM_TILE_PX)))
     f = np.fft.fftfreq(field.shape[0])
     s = FM_DROPLET_SMOOTH * FM_TILE_PX
-    field = np.real(
-        np.fft.ifft2(np.fft.fft2(field) * np.exp(-2 * np.pi**2 * s**2 * (f[:, None] ** 2 + f**2)))
-    )
+    field = np.real(np.fft.ifft2(np.fft.fft2(field) * np.exp(-2 * np.pi**2 * s**2 * (f[:, None] ** 2 + f**2))))
     ordered = np.sort(field.ravel())
     rank = (np.searchsorted(ordered, field) + 0.5) / field.size
     gy = (np.roll(rank, -1, 0) - np.roll(rank, 1, 0)) * (FM_TILE_PX / 2.0)
@@ -232,9 +230,7 @@ def _ramp(dist: FloatArray, c8: NDArray[np.uint8], luts: ScreenLuts, fp: Footpri
     return dist
 
 
-def tile_coord(
-    x_mm: FloatArray, y_mm: FloatArray, a: float, b: float, offset: float, period: float
-) -> FloatArray:
+def tile_coord(x_mm: FloatArray, y_mm: FloatArray, a: float, b: float, offset: float, period: float) -> FloatArray:
     """a * x + b * y + offset reduced modulo `period` into [0, period): cv2.remap wraps slowly (and converts
     to int16) outside the tile, so remap is only ever given in-range texel coordinates."""
     u = np.asarray(cv2.addWeighted(x_mm, a / period, y_mm, b / period, offset / period), dtype=np.float32)
@@ -244,9 +240,7 @@ def tile_coord(
 
 
 def _to_levels(coverage: FloatArray) -> NDArray[np.uint8]:
-    return np.asarray(
-        cv2.convertScaleAbs(np.asarray(coverage, dtype=np.float32), alpha=255.0), dtype=np.uint8
-    )
+    return np.asarray(cv2.convertScaleAbs(np.asarray(coverage, dtype=np.float32), alpha=255.0), dtype=np.uint8)
 
 
 @register_op("printing.halftone_am")

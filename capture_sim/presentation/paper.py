@@ -1,4 +1,4 @@
-"""Paper: surface texture (fibres, formation) in sheet millimetres, and lateral light scattering in the sheet.
+"""Paper: texture in sheet millimetres, light through the ink layer and lateral scattering in the sheet.
 
 Texture is a multiplicative modulation of the paper's diffuse reflectance, 1 + amplitude * n(x, y), n
 zero-mean with unit standard deviation at fine scale. Two periodic tiles with incommensurate periods are
@@ -9,9 +9,11 @@ scale on a 32 mm torus, drawn per sheet). The tiles live in sheet millimetres, s
 distance and moves with the sheet. The fibre tile is prefiltered with a Gaussian matched to the sample
 footprint (std 0.3 x footprint, the std of a box of that width).
 
-Lateral scattering: light entering the paper next to a dot can exit under it (optical dot gain). It is the
-blur G_sigma in R = T * (G_sigma * T); `scatter_sigma_cells` calibrates sigma so that a 50 % screen shows the
-requested Yule-Nielsen n (n grows from 1 to 2 as the spread covers a cell; Arney, Rogers).
+Light through the ink layer: single-pass transmittance T of the inks over the paper (Yule-Nielsen mixing of
+the ink fraction inside one sample), and lateral scattering: light entering the paper next to a dot can exit
+under it (optical dot gain), the blur G_sigma in R = T * (G_sigma * T). `scatter_sigma_cells` calibrates
+sigma so that a 50 % screen shows the requested Yule-Nielsen n (n grows from 1 to 2 as the spread covers a
+cell; Arney, Rogers).
 """
 
 from __future__ import annotations
@@ -74,9 +76,7 @@ def paper_tiles(seed: int) -> tuple[FloatArray, FloatArray]:
     sym = int(rng.integers(0, 8))
     fibre = np.rot90(fibre_network(), sym % 4)
     fibre = fibre.T if sym >= 4 else fibre
-    fibre = np.ascontiguousarray(
-        np.roll(fibre, tuple(int(s) for s in rng.integers(0, FIBRE_TILE, 2)), axis=(0, 1))
-    )
+    fibre = np.ascontiguousarray(np.roll(fibre, tuple(int(s) for s in rng.integers(0, FIBRE_TILE, 2)), axis=(0, 1)))
     f = np.fft.fftfreq(FORMATION_TILE, d=FORMATION_TEXEL_MM)
     fr = np.hypot(f[:, None], f[None, :])
     shape = np.exp(-0.5 * (np.log(np.maximum(fr, 1e-6) / 0.5) / 0.8) ** 2)  # flocs around 0.5 cycles / mm
@@ -108,9 +108,7 @@ def paper_texture(
     step = 2 if min(shape) >= 64 else 1
     xs = np.ascontiguousarray(x_mm[::step, ::step], dtype=np.float32)
     ys = np.ascontiguousarray(y_mm[::step, ::step], dtype=np.float32)
-    foot = step * float(
-        np.median(np.asarray(footprint_mm)[::7, ::7] if np.ndim(footprint_mm) else footprint_mm)
-    )
+    foot = step * float(np.median(np.asarray(footprint_mm)[::7, ::7] if np.ndim(footprint_mm) else footprint_mm))
     sigma = 0.3 * foot / FIBRE_TEXEL_MM
     pad = int(np.ceil(3 * sigma)) + 1
     if pad >= FIBRE_TILE // 2:  # footprint of millimetres: the fibres average out
@@ -129,13 +127,9 @@ def paper_texture(
         FORMATION_TEXEL_MM,
     )
     out += (
-        np.asarray(cv2.resize(flocs, (xs.shape[1], xs.shape[0]), interpolation=cv2.INTER_LINEAR))
-        if sub > 1
-        else flocs
+        np.asarray(cv2.resize(flocs, (xs.shape[1], xs.shape[0]), interpolation=cv2.INTER_LINEAR)) if sub > 1 else flocs
     )
-    return (
-        np.asarray(cv2.resize(out, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)) if step > 1 else out
-    )
+    return np.asarray(cv2.resize(out, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)) if step > 1 else out
 
 
 def paper_scatter(trans: FloatArray, sigma_px: float) -> FloatArray:
@@ -153,6 +147,35 @@ def paper_scatter(trans: FloatArray, sigma_px: float) -> FloatArray:
     return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
+def yule_nielsen_coefficients(t: F64, n: float) -> tuple[F64, F64]:
+    """Fit f(a) ~ 1 + k1 a + k2 a (1 - a) of (1 - a + a t^(1/n))^(n/2), exact at a = 0 and a = 1."""
+    a = np.linspace(0.0, 1.0, 65)[:, None, None]
+    f = (1.0 - a + a * t[None] ** (1.0 / n)) ** (n / 2.0)
+    k1 = np.sqrt(t) - 1.0
+    q = a * (1.0 - a)
+    return k1, np.sum((f - 1.0 - k1[None] * a) * q, axis=0) / np.sum(q * q)
+
+
+def ink_layer_transmittance(
+    trans: list[FloatArray], k1: list[F64], k2: list[F64], fracs: list[FloatArray], root_w: F64
+) -> None:
+    """Single-pass transmittance T of the ink layer into `trans` (paper whiteness folded in as its square
+    root): each ink with sample fraction a multiplies T by 1 + k1 a + k2 a (1 - a), the fit of the
+    Yule-Nielsen mixing (1 - a + a t^(1/n))^(n/2) (exact for a = 0 and 1)."""
+    f = np.empty(trans[0].shape, dtype=np.float32)
+    q = np.empty(trans[0].shape, dtype=np.float32)
+    for n, a in enumerate(fracs):
+        np.multiply(a, a, out=q)
+        np.subtract(a, q, out=q)
+        for c in range(3):
+            scale = float(root_w[c]) if n == 0 else 1.0
+            cv2.addWeighted(
+                a, float(k1[n][c]) * scale, q, float(k2[n][c]) * scale, scale, dst=trans[c] if n == 0 else f
+            )
+            if n > 0:
+                trans[c] *= f
+
+
 def scatter_sigma_cells(yule_nielsen_n: float, process: str) -> float:
     """Lateral scattering length, in screen cells, at which a 50 % screen of `process` ("am" / "fm") shows the
     Yule-Nielsen n: mean of T * (G_sigma * T) = (1/2 + t^(1/n) / 2)^n with a reference ink t = 0.1, from the
@@ -161,6 +184,12 @@ def scatter_sigma_cells(yule_nielsen_n: float, process: str) -> float:
     if yule_nielsen_n <= n_eff[0]:
         return 0.0
     return float(np.interp(yule_nielsen_n, n_eff, sig))
+
+
+def effective_n(sigma_cells: float, process: str = "am") -> float:
+    """The Yule-Nielsen n that lateral scattering of `sigma_cells` (in cells of the structure) produces."""
+    sig, n_eff = _yn_table(process)
+    return float(np.interp(sigma_cells, sig, n_eff, left=1.0))
 
 
 @lru_cache(maxsize=4)

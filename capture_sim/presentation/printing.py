@@ -46,7 +46,14 @@ from capture_sim.presentation.halftone import (
     fm_luts,
     mechanical_dot_gain,
 )
-from capture_sim.presentation.paper import paper_scatter, paper_texture, scatter_sigma_cells
+from capture_sim.presentation.paper import (
+    effective_n,
+    ink_layer_transmittance,
+    paper_scatter,
+    paper_texture,
+    scatter_sigma_cells,
+    yule_nielsen_coefficients,
+)
 from capture_sim.rng import make_rng
 from capture_sim.validation import check_choice, check_range
 from cardlive.errors import ParameterError
@@ -96,9 +103,7 @@ class PrintParams:
         check_choice("grey", self.grey, (self.family == "grey_copy",))
         check_range("lpi", self.lpi, 85.0, 200.0)
         if len(self.screen_angles_deg) != 4:
-            raise ParameterError(
-                f"screen_angles_deg={self.screen_angles_deg!r} must hold 4 angles (C, M, Y, K)"
-            )
+            raise ParameterError(f"screen_angles_deg={self.screen_angles_deg!r} must hold 4 angles (C, M, Y, K)")
         for name, angle in zip("CMYK", self.screen_angles_deg, strict=True):
             check_range(f"screen_angles_deg[{name}]", angle, -180.0, 180.0)
         check_range("fm_dot_um", self.fm_dot_um, 15.0, 80.0)
@@ -133,9 +138,7 @@ _R = _Ranges
 _FAMILY_RANGES = {
     "laser_am": _R((0.05, 0.2), (1.4, 1.9), (0.82, 0.92), (0.03, 0.08), (0.85, 1.05), 0.3, (0.5, 0.35, 0.15)),
     "inkjet_fm": _R((0.05, 0.15), (1.5, 2.0), (0.8, 0.92), (0.01, 0.08), (0.9, 1.1), 0.2, (0.4, 0.4, 0.2)),
-    "dyesub_photo": _R(
-        (0.0, 0.0), (1.0, 1.0), (0.86, 0.93), (0.0, 0.025), (0.85, 1.05), 0.15, (0.85, 0.1, 0.05)
-    ),
+    "dyesub_photo": _R((0.0, 0.0), (1.0, 1.0), (0.86, 0.93), (0.0, 0.025), (0.85, 1.05), 0.15, (0.85, 0.1, 0.05)),
     "grey_copy": _R((0.12, 0.25), (1.5, 2.0), (0.78, 0.9), (0.04, 0.12), (0.75, 0.95), 0.1, (0.3, 0.5, 0.2)),
 }
 
@@ -152,18 +155,14 @@ def sample_print_params(rng: np.random.Generator, family: str) -> PrintParams:
     r = _FAMILY_RANGES[family]
     laminated = bool(rng.random() < r.laminate)
     photo = family == "dyesub_photo" or (family == "inkjet_fm" and bool(rng.random() < 0.4))
-    angles = (
-        (18.43, 71.57, 0.0, 45.0) if family == "laser_am" and rng.random() < 0.3 else DEFAULT_SCREEN_ANGLES
-    )
+    angles = (18.43, 71.57, 0.0, 45.0) if family == "laser_am" and rng.random() < 0.3 else DEFAULT_SCREEN_ANGLES
     lpi = float(rng.uniform(85.0, 150.0) if family == "grey_copy" else rng.uniform(100.0, 200.0))
     base = rng.uniform(*r.white)
     kind = "oba" if photo else str(rng.choice(["oba", "neutral", "cream"], p=[0.55, 0.3, 0.15]))
     tint = {"oba": (-0.02, 0.0, 0.035), "neutral": (0.0, 0.0, 0.0), "cream": (0.01, 0.0, -0.07)}[kind]
     white = tuple(float(np.clip(base + t + rng.normal(0.0, 0.005), 0.6, 0.95)) for t in tint)
     texture = float(rng.uniform(*r.texture)) * (0.35 if photo and family == "inkjet_fm" else 1.0)
-    gloss = (
-        rng.uniform(0.45, 0.7) if laminated else (rng.uniform(0.2, 0.4) if photo else rng.uniform(0.02, 0.08))
-    )
+    gloss = rng.uniform(0.45, 0.7) if laminated else (rng.uniform(0.2, 0.4) if photo else rng.uniform(0.02, 0.08))
     if family == "dyesub_photo":  # glossy photo paper (its own overcoat, pouch or not)
         gloss = rng.uniform(0.2, 0.5)
     return PrintParams(
@@ -276,6 +275,8 @@ def _lut(values: F64) -> FloatArray:
 
 def _halftone_area(amount: NDArray[np.floating], t_main: float, n: float) -> F64:
     """Dot area whose Yule-Nielsen reflectance equals the solid fraction t**amount (driver linearisation)."""
+    if t_main >= 1.0:  # an ink that is not used (a grey copy's C, M, Y)
+        return np.zeros(np.shape(amount))
     tau = t_main ** (1.0 / n)
     return np.clip((1.0 - np.exp(amount * (np.log(t_main) / n))) / (1.0 - tau), 0.0, 1.0)
 
@@ -286,18 +287,7 @@ def _area_levels(params: PrintParams, ink: int) -> F64:
     return mechanical_dot_gain(_halftone_area(LEVELS, t, params.yule_nielsen_n), params.dot_gain)
 
 
-def _yn_coefficients(t: F64, n: float) -> tuple[F64, F64]:
-    """Fit f(a) ~ 1 + k1 a + k2 a (1 - a) of (1 - a + a t^(1/n))^(n/2), exact at a = 0 and a = 1."""
-    a = np.linspace(0.0, 1.0, 65)[:, None, None]
-    f = (1.0 - a + a * t[None] ** (1.0 / n)) ** (n / 2.0)
-    k1 = np.sqrt(t) - 1.0
-    q = a * (1.0 - a)
-    return k1, np.sum((f - 1.0 - k1[None] * a) * q, axis=0) / np.sum(q * q)
-
-
-def _check_inputs(
-    content: np.ndarray, x_mm: np.ndarray, y_mm: np.ndarray, footprint: np.ndarray | float
-) -> None:
+def _check_inputs(content: np.ndarray, x_mm: np.ndarray, y_mm: np.ndarray, footprint: np.ndarray | float) -> None:
     if content.dtype != np.uint8 or content.ndim != 3 or content.shape[2] != 3:
         raise ParameterError(f"content_srgb must be uint8 (H, W, 3); got {content.dtype} {content.shape}")
     if x_mm.ndim != 2 or x_mm.shape != y_mm.shape:
@@ -341,9 +331,7 @@ def print_reflectance(
     blur_px = np.hypot(0.3 * foot_med * sx, params.contone_blur_mm * sx if contone else 0.0)
     planes = [amounts[i] for i in used]
     if blur_px > 0.3:  # content prefilter at the footprint (and dye diffusion), at content resolution
-        planes = [
-            np.asarray(cv2.GaussianBlur(a, (0, 0), blur_px, borderType=cv2.BORDER_REPLICATE)) for a in planes
-        ]
+        planes = [np.asarray(cv2.GaussianBlur(a, (0, 0), blur_px, borderType=cv2.BORDER_REPLICATE)) for a in planes]
     paper = paper_texture(x, y, foot, params.paper_texture, seed)
     refl = [np.full(x.shape, w, dtype=np.float32) for w in params.paper_white]
     if not planes:
@@ -357,17 +345,18 @@ def print_reflectance(
     luts = [] if contone else [make_luts(_area_levels(params, i), fp.inv_ref) for i in used]
     phases = rng.uniform(0.0, 1.0, size=(4, 2))
     fm_seed = int(rng.integers(0, 2**31 - 1))
-    k1, k2 = _yn_coefficients(t, params.yule_nielsen_n)
+    sigma_px = scatter_sigma_cells(params.yule_nielsen_n, params.process) * cell_mm / foot_med
+    # light mixing inside one sample: the print's n where samples cannot resolve the screen, else the n that
+    # the scattering produces across a sample (1 without scattering, 2 when it spreads over many samples)
+    n_mix = params.yule_nielsen_n if foot_med / cell_mm >= 0.5 else effective_n(sigma_px)
+    k1, k2 = yule_nielsen_coefficients(t, n_mix)
     root_w = np.sqrt(np.asarray(params.paper_white, dtype=np.float64))
     for r0 in range(0, x.shape[0], _STRIP_ROWS):
         rows = slice(r0, r0 + _STRIP_ROWS)
         xs, ys = x[rows], y[rows]
         map_x = cv2.addWeighted(xs, sx, xs, 0.0, -0.5)
         map_y = cv2.addWeighted(ys, sy, ys, 0.0, -0.5)
-        cover = [
-            np.asarray(c, dtype=np.uint8)
-            for c in cv2.split(cv2.remap(levels, map_x, map_y, cv2.INTER_LINEAR))
-        ]
+        cover = [np.asarray(c, dtype=np.uint8) for c in cv2.split(cv2.remap(levels, map_x, map_y, cv2.INTER_LINEAR))]
         if contone:  # R = paper * prod t ** amount, in log space
             for c in range(3):
                 dens = np.full(xs.shape, np.log(params.paper_white[c]), dtype=np.float32)
@@ -384,32 +373,11 @@ def print_reflectance(
             ]
         else:
             fracs = fm_ink(cover, xs, ys, fps, params.fm_dot_um, fm_seed, luts)
-        _transmit([r[rows] for r in refl], [k1[i] for i in used], [k2[i] for i in used], fracs, root_w, fps)
+        ink_layer_transmittance([r[rows] for r in refl], [k1[i] for i in used], [k2[i] for i in used], fracs, root_w)
     if not contone:  # R = T * (G_sigma * T): light enters through the ink, spreads in the paper, exits
-        sigma_px = scatter_sigma_cells(params.yule_nielsen_n, params.process) * cell_mm / foot_med
         for r in refl:
             r *= paper_scatter(r, sigma_px)
     return _finish(refl, paper)
-
-
-def _transmit(
-    trans: list[FloatArray], k1: list[F64], k2: list[F64], fracs: list[FloatArray], root_w: F64, fp: Footprint
-) -> None:
-    """Single-pass transmittance T of the ink layer into `trans` (paper whiteness folded in as its square
-    root): each ink multiplies T by 1 + k1 a, plus k2 a (1 - a) where the sample cannot resolve the screen
-    (Yule-Nielsen mixing within the sample); a resolved edge sample is an area average (k2 term off)."""
-    f = np.empty(trans[0].shape, dtype=np.float32)
-    q = np.empty(trans[0].shape, dtype=np.float32) if fp.beta is not None else None
-    for n, a in enumerate(fracs):
-        if q is not None:
-            np.multiply(a, a, out=q)
-            np.subtract(a, q, out=q)
-        for c in range(3):
-            scale = float(root_w[c]) if n == 0 else 1.0
-            other, k2c = (q, float(k2[n][c]) * scale) if q is not None else (a, 0.0)
-            cv2.addWeighted(a, float(k1[n][c]) * scale, other, k2c, scale, dst=trans[c] if n == 0 else f)
-            if n > 0:
-                trans[c] *= f
 
 
 def _finish(planes: list[FloatArray], paper: FloatArray) -> FloatArray:

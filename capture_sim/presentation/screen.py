@@ -67,9 +67,7 @@ class PanelParams:
         check_range("black_level", self.black_level, 0.0, 0.02)
         check_range("pwm_hz", self.pwm_hz, 0.0, 2000.0)
         if 0.0 < self.pwm_hz < 60.0:
-            raise ParameterError(
-                f"pwm_hz={self.pwm_hz!r} is not allowed; expected 0 (DC) or a value in [60, 2000]"
-            )
+            raise ParameterError(f"pwm_hz={self.pwm_hz!r} is not allowed; expected 0 (DC) or a value in [60, 2000]")
         check_range("pwm_duty", self.pwm_duty, 0.1, 1.0)
         check_range("glass_reflectance", self.glass_reflectance, 0.005, 0.06)
         check_range("matte_haze", self.matte_haze, 0.0, 1.0)
@@ -213,9 +211,7 @@ def framebuffer(content_srgb: NDArray[np.uint8], panel: PanelParams, card_px: tu
     return np.asarray(out, dtype=np.float32).reshape(int(height), int(width), 3)
 
 
-def _content_block(
-    fb: FloatArray, mu: FloatArray, mv: FloatArray, near: bool, black: tuple[float, ...]
-) -> FloatArray:
+def _content_block(fb: FloatArray, mu: FloatArray, mv: FloatArray, near: bool, black: tuple[float, ...]) -> FloatArray:
     """Framebuffer values at map coordinates (nearest: integer pixel indices; bilinear: centre based)."""
     interp = cv2.INTER_NEAREST if near else cv2.INTER_LINEAR
     out = cv2.remap(fb, mu, mv, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=black)

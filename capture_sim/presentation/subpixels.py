@@ -146,9 +146,7 @@ def half_footprint(footprint_px: NDArray[np.floating] | float, shape: tuple[int,
         return max(float(footprint_px) / 2.0, _MIN_HALF_FOOTPRINT)
     fp = np.asarray(footprint_px, dtype=np.float32)
     if fp.shape != shape:
-        raise ParameterError(
-            f"footprint_px has shape {fp.shape}; expected a scalar or the sample shape {shape}"
-        )
+        raise ParameterError(f"footprint_px has shape {fp.shape}; expected a scalar or the sample shape {shape}")
     return np.maximum(fp * np.float32(0.5), np.float32(_MIN_HALF_FOOTPRINT))
 
 

@@ -58,57 +58,36 @@ class BackgroundParams:
         check_int_range("background.seed", self.seed, 0, SEED_MAX)
 
 
-# Per kind: linear-albedo palette (jittered when sampled), texture feature size range (px at 720 p), contrast
-# range.
-_PALETTES: dict[str, tuple[list[tuple[float, float, float]], tuple[float, float], tuple[float, float]]] = {
-    "wood": (
-        [
-            (0.40, 0.24, 0.11),
-            (0.27, 0.13, 0.05),
-            (0.12, 0.055, 0.025),
-            (0.50, 0.36, 0.20),
-            (0.20, 0.08, 0.04),
-        ],
-        (8.0, 40.0),
-        (0.25, 0.6),
-    ),
-    "fabric": (
-        [(0.05, 0.08, 0.16), (0.45, 0.40, 0.30), (0.14, 0.14, 0.14), (0.30, 0.05, 0.05), (0.10, 0.20, 0.12)],
-        (4.0, 9.0),
-        (0.25, 0.6),
-    ),
-    "paper_stack": ([(0.80, 0.80, 0.78), (0.76, 0.74, 0.66), (0.84, 0.85, 0.86)], (15.0, 50.0), (0.2, 0.5)),
-    "stone": (
-        [(0.30, 0.29, 0.27), (0.05, 0.05, 0.05), (0.62, 0.60, 0.56), (0.42, 0.33, 0.24), (0.18, 0.16, 0.17)],
-        (4.0, 12.0),
-        (0.25, 0.6),
-    ),
-    "plain_desk": (
-        [(0.70, 0.70, 0.68), (0.25, 0.25, 0.26), (0.04, 0.04, 0.045), (0.45, 0.36, 0.24), (0.55, 0.55, 0.50)],
-        (60.0, 200.0),
-        (0.05, 0.4),
-    ),
-    "keyboard": (
-        [(0.035, 0.035, 0.04), (0.06, 0.06, 0.065), (0.45, 0.45, 0.46), (0.30, 0.30, 0.31)],
-        (70.0, 150.0),
-        (0.1, 0.5),
-    ),
+# Per kind: linear-albedo palette (jittered when sampled), texture feature size (px at 720 p), contrast.
+# fmt: off
+_PALETTES = {
+    "wood": [(0.4, 0.24, 0.11), (0.27, 0.13, 0.05), (0.12, 0.06, 0.03), (0.5, 0.36, 0.2), (0.2, 0.08, 0.04)],
+    "fabric": [(0.05, 0.08, 0.16), (0.45, 0.4, 0.3), (0.14, 0.14, 0.14), (0.3, 0.05, 0.05), (0.1, 0.2, 0.12)],
+    "paper_stack": [(0.8, 0.8, 0.78), (0.76, 0.74, 0.66), (0.84, 0.85, 0.86)],
+    "stone": [(0.3, 0.29, 0.27), (0.05, 0.05, 0.05), (0.62, 0.6, 0.56), (0.42, 0.33, 0.24), (0.2, 0.16, 0.2)],
+    "plain_desk": [(0.7, 0.7, 0.7), (0.25, 0.25, 0.25), (0.04, 0.04, 0.04), (0.45, 0.36, 0.24)],
+    "keyboard": [(0.035, 0.035, 0.04), (0.06, 0.06, 0.065), (0.45, 0.45, 0.46), (0.3, 0.3, 0.31)],
 }
+_SCALES = {"wood": (8, 40), "fabric": (4, 9), "paper_stack": (15, 50), "stone": (4, 12),
+           "plain_desk": (60, 200), "keyboard": (70, 150)}
+_CONTRASTS = {"wood": (0.25, 0.6), "fabric": (0.25, 0.6), "paper_stack": (0.2, 0.5), "stone": (0.25, 0.6),
+              "plain_desk": (0.05, 0.4), "keyboard": (0.1, 0.5)}
+# fmt: on
 
 
 def sample_background_params(rng: np.random.Generator) -> BackgroundParams:
     """Draw a desk: kind uniformly, a jittered palette colour, texture size and contrast for that kind, 0-6
     clutter objects (fewer more often) and a lamp falloff of 0-0.45."""
     kind = BACKGROUND_KINDS[int(rng.integers(len(BACKGROUND_KINDS)))]
-    palette, scale_range, contrast_range = _PALETTES[kind]
+    palette = _PALETTES[kind]
     tint = rng.uniform(0.98, 1.02, 3) if kind == "paper_stack" else rng.uniform(0.94, 1.06, 3)
     colour = np.array(palette[int(rng.integers(len(palette)))]) * rng.uniform(0.85, 1.15) * tint
     base = tuple(float(c) for c in np.clip(colour, 0.02, 0.9))
     return BackgroundParams(
         kind=kind,
         base_color=(base[0], base[1], base[2]),
-        texture_scale_px=float(rng.uniform(*scale_range)),
-        texture_contrast=float(rng.uniform(*contrast_range)),
+        texture_scale_px=float(rng.uniform(*_SCALES[kind])),
+        texture_contrast=float(rng.uniform(*_CONTRASTS[kind])),
         clutter_count=int(rng.choice(7, p=[0.2, 0.22, 0.2, 0.15, 0.1, 0.08, 0.05])),
         vignette=float(rng.uniform(0.0, 0.45)),
         seed=int(rng.integers(0, SEED_MAX)),
@@ -142,8 +121,7 @@ def lamp_falloff(rng: np.random.Generator, width: int, height: int, vignette: fl
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# clutter
+# --- clutter ---
 _INKS = [(0.02, 0.03, 0.12), (0.02, 0.02, 0.02), (0.25, 0.02, 0.02)]
 _PLASTICS = [(0.03, 0.05, 0.25), (0.02, 0.02, 0.02), (0.35, 0.02, 0.02), (0.7, 0.7, 0.68), (0.02, 0.18, 0.05)]
 _METALS = [(0.45, 0.22, 0.10), (0.42, 0.42, 0.40), (0.48, 0.36, 0.14)]
@@ -153,12 +131,10 @@ _NOTES = [(0.78, 0.68, 0.10), (0.80, 0.25, 0.40), (0.40, 0.72, 0.28), (0.25, 0.5
 class _Sketch:
     """An object drawn straight into a frame-clipped canvas around its centre; shapes are given in pixels
     relative to the object's centre. OpenCV anti-aliases only 8-bit drawing, so albedo is held square-root
-    encoded in three uint8 planes (they start as the first shape's colour, so edge blends never mix with black)
-    and coverage in a uint8 mask."""
+    encoded in three uint8 planes (they start as the first shape's colour, so edge blends never mix with
+    black) and coverage in a uint8 mask."""
 
-    def __init__(
-        self, centre: NDArray[np.float64], half_px: float, pad: int, width: int, height: int
-    ) -> None:
+    def __init__(self, centre: NDArray[np.float64], half_px: float, pad: int, width: int, height: int) -> None:
         reach = half_px + pad
         self.x0, self.y0 = max(int(centre[0] - reach), 0), max(int(centre[1] - reach), 0)
         x1, y1 = min(int(np.ceil(centre[0] + reach)), width), min(int(np.ceil(centre[1] + reach)), height)
@@ -193,9 +169,7 @@ class _Sketch:
                 lines = [self._pts(p) for p in args[0]]  # type: ignore[attr-defined]
                 cv2.polylines(target, lines, False, value, max(1, round(float(args[1]))), cv2.LINE_AA, 4)  # type: ignore
 
-    def write(
-        self, mask: NDArray[np.uint8], corner: NDArray[np.float64], angle: float, colour: list[float]
-    ) -> None:
+    def write(self, mask: NDArray[np.uint8], corner: NDArray[np.float64], angle: float, colour: list[float]) -> None:
         """Lay an axis-aligned ink mask (uint8, 255 = ink) rotated by angle with its top-left at `corner`
         (centred px)."""
         if not self.canvas:
@@ -268,8 +242,8 @@ def _object(
         sk.paint([0.3, 0.3, 0.3], "poly", np.array([front + perp, front - perp, axis * length / 2]))
         cap = _PLASTICS[int(rng.integers(len(_PLASTICS)))]
         for colour, ends, scale in ((body, (-1.0, 0.8), 1.0), (cap, (-1.0, -0.45), 1.08)):
-            # a glossy cylinder: nested strokes lighter towards the axis (Lambert on its round section), then a
-            # specular streak off-axis
+            # a glossy cylinder: nested strokes lighter towards the axis (Lambert on its round section),
+            # then a specular streak off-axis
             line = np.array([axis * ends[0], axis * ends[1]]) * length / 2
             for frac, shade in ((1.0, 0.5), (0.8, 0.72), (0.55, 0.9), (0.3, 1.0)):
                 sk.paint([c * shade for c in colour], "lines", [line], 2 * r * scale * frac)
@@ -311,9 +285,7 @@ def _object(
             row_px = size / rng.uniform(5.0, 7.0)
             text = textures.text_mask(rows, row_px, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 0.05)
             text = text[:, : int(size * 0.85)]
-            sk.write(
-                text, _rot(ang) @ [-size * 0.42, -size * 0.4], ang, list(_INKS[int(rng.integers(len(_INKS)))])
-            )
+            sk.write(text, _rot(ang) @ [-size * 0.42, -size * 0.4], ang, list(_INKS[int(rng.integers(len(_INKS)))]))
         return sk, float(rng.uniform(0.5, 6.0))
     if kind == "keys":
         ring = rng.uniform(10, 15) * mm
@@ -326,9 +298,7 @@ def _object(
             head = d * (ring + 11 * mm)
             sk.paint(metal, "circle", head, 11 * mm, -1)
             sk.paint([0.0, 0.0, 0.0], "circle", head - d * 6 * mm, 2.2 * mm, -1)
-            teeth = [[0, -4], [30, -4], [34, 0], [30, 4]] + [
-                [26 - 4 * i, 4 + (i % 2) * 2.5] for i in range(6)
-            ]
+            teeth = [[0, -4], [30, -4], [34, 0], [30, 4]] + [[26 - 4 * i, 4 + (i % 2) * 2.5] for i in range(6)]
             blade = np.array(teeth, float) * mm @ _rot(a).T + head + d * 9 * mm
             sk.paint(metal, "poly", blade)
         return sk, 3.0
@@ -341,20 +311,17 @@ def _object(
     rows, prices = [], []
     for i in range(n_rows):
         blank = rng.random() < 0.15
-        rows.append(
-            "" if blank else textures.random_line(rng, int(rng.integers(3, chars // 2 + 4)), upper=True)
-        )
+        rows.append("" if blank else textures.random_line(rng, int(rng.integers(3, chars // 2 + 4)), upper=True))
         prices.append("" if blank or i < 3 or rng.random() < 0.3 else f"{rng.uniform(0.3, 60):.2f}")
     text = textures.text_mask(rows, row_px, cv2.FONT_HERSHEY_PLAIN, 0.08, prices)[:, : int(w - 10 * mm)]
     sk.write(text, _rot(ang) @ [-w / 2 + 5 * mm, -h / 2 + 8 * mm], ang, [float(rng.uniform(0.04, 0.15))] * 3)
     return sk, 1.0
 
 
-def _light_kept(cover: NDArray[np.uint8], contact_sigma: float, halo_sigma: float, offset: NDArray[np.float64]
-                ) -> F32:
+def _light_kept(cover: NDArray[np.uint8], contact_sigma: float, halo_sigma: float, offset: NDArray[np.float64]) -> F32:
     """Fraction of the lamp's light still reaching the desk around an object of coverage `cover` (uint8): a
     contact shadow (the cover shifted by offset px away from the lamp, blurred by contact_sigma px) and an
-    ambient-occlusion halo (blurred by halo_sigma). Both are smooth, so they are computed on a coarser grid."""
+    ambient-occlusion halo (blurred by halo_sigma). Both are smooth, so they are computed on a coarse grid."""
     h, w = cover.shape
     f = max(1, int(contact_sigma / 2.5))
     small = cv2.resize(cover, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)

@@ -3,10 +3,10 @@
 The hand is modelled in the card's plane, in millimetres, around the point of the gripped edge: the thumb lies
 on the card's front as a tapered capsule reaching `overlap_mm` onto it, with a nail; the other fingers curl
 behind the card and show only outside its edge; palm and forearm continue beyond. Shapes are signed-distance
-fields evaluated for every frame pixel of the hand's bounding box after mapping it back to the card plane with
-the inverse of the quad's homography, so perspective foreshortens the hand like the card. Shading comes from
-the surface normal of each capsule (a cylinder / ellipsoid), with a redder, softer falloff for skin (light
-scattered under the skin comes back reddened).
+fields, evaluated at frame pixels mapped back to the card plane through the inverse of the quad's homography,
+so perspective foreshortens the hand like the card. Shading is Lambert on the surface normal (round capsules,
+a body whose section rounds off at its outline), softened and reddened in the shadows as light scattered
+under the skin comes back.
 
 Outputs are linear light, float32: rgb is non-premultiplied albedo x shading (0..1), alpha the hand's
 anti-aliased coverage, shadow the multiplicative darkening (1 = none) the hand casts on what lies beneath it.
@@ -55,12 +55,8 @@ class HandParams:
     def __post_init__(self) -> None:
         check_choice("hand.present", self.present, [True, False])
         if len(self.skin_albedo) != 3:
-            raise ParameterError(
-                f"hand.skin_albedo={self.skin_albedo!r} must have 3 channels (linear R, G, B)"
-            )
-        for name, value, low, high in zip(
-            "rgb", self.skin_albedo, (0.04, 0.02, 0.01), (0.6, 0.5, 0.45), strict=True
-        ):
+            raise ParameterError(f"hand.skin_albedo={self.skin_albedo!r} must have 3 channels (linear R, G, B)")
+        for name, value, low, high in zip("rgb", self.skin_albedo, (0.04, 0.02, 0.01), (0.6, 0.5, 0.45), strict=True):
             check_range(f"hand.skin_albedo.{name}", value, low, high)
         check_choice("hand.edge", self.edge, HAND_EDGES)
         check_range("hand.position", self.position, 0.0, 1.0)
@@ -112,9 +108,7 @@ class _Light:
     def shade(self, nz: F32, ux: F32, uy: F32) -> F32:
         """Ambient + diffuse for unit normals (sqrt(1 - nz^2) * (ux, uy), nz)."""
         side = np.sqrt(np.float32(1.0) - nz * nz)
-        lit = nz * np.float32(self.dir[2]) + side * (
-            ux * np.float32(self.dir[0]) + uy * np.float32(self.dir[1])
-        )
+        lit = nz * np.float32(self.dir[2]) + side * (ux * np.float32(self.dir[0]) + uy * np.float32(self.dir[1]))
         return np.clip(lit, 0.0, 1.0) * np.float32(0.72) + np.float32(0.28)
 
 
@@ -193,9 +187,7 @@ def _soft(mask: F32, sigma: float, offset: tuple[float, float]) -> F32:
 
 def _skin(skin: NDArray[np.float64], shade: F32) -> list[F32]:
     """Per-channel skin radiance: albedo x shading ** (0.6, 0.85, 1.0), redder where less lit (subsurface)."""
-    return [
-        np.power(shade, np.float32(g)) * np.float32(c) for c, g in zip(skin, (0.6, 0.85, 1.0), strict=True)
-    ]
+    return [np.power(shade, np.float32(g)) * np.float32(c) for c, g in zip(skin, (0.6, 0.85, 1.0), strict=True)]
 
 
 @register_op("scene.hand")
@@ -208,7 +200,8 @@ def render_hand(
     (albedo x shading, 0..1), alpha the anti-aliased coverage in [0, 1] (fingers behind the card are hidden
     where the card is), shadow the multiplicative darkening in [0, 1] cast on what lies beneath (1 = no
     shadow). An absent hand gives zero rgb and alpha and a shadow of ones. Work is confined to the hand's
-    bounding box, on a grid of at most ~0.25 Mpx (coarser for very large hands, then upsampled).
+    bounding box: shapes, shading and shadows on a coarse grid (~30 kpx), silhouettes at full resolution from
+    the upsampled distance fields.
     """
     q = _check_quad(quad, width, height)
     check_range("card_px_per_mm", card_px_per_mm, 0.05, 500.0)
@@ -227,14 +220,11 @@ def render_hand(
     local_to_plane = np.array([[along[0], inward[0], origin[0]], [along[1], inward[1], origin[1]], [0, 0, 1]])
     to_frame = homography @ local_to_plane  # hand-local mm (a along the edge, b inward) -> frame px
 
-    # --- layout, hand-local millimetres (a along the edge, b onto the card)
-    # -------------------------------------------
+    # --- layout in hand-local millimetres (a along the edge, b onto the card) ---
     thumb_w, theta = params.finger_width_mm, np.deg2rad(params.angle_deg)
     d = np.array([np.sin(theta), np.cos(theta)])  # thumb direction, pointing onto the card
     across = np.array([d[1], -d[0]])
-    toward_middle = (
-        1.0 if params.position < 0.5 else -1.0
-    )  # fingers and palm lie towards the rest of the edge
+    toward_middle = 1.0 if params.position < 0.5 else -1.0  # fingers and palm lie along the rest of the edge
     side = toward_middle if abs(params.position - 0.5) > 0.15 or rng.random() < 0.7 else -toward_middle
     r_tip, r_base = 0.46 * thumb_w, 0.62 * thumb_w
     tip = d * (params.overlap_mm - r_tip) / np.cos(theta)
@@ -250,8 +240,7 @@ def render_hand(
         fingers.append((start, start - f_dir * rng.uniform(52.0, 60.0), fw / 2))
     arm_end = palm - d * 140.0
 
-    # --- bounding box in the frame
-    # ---------------------------------------------------------------------------------
+    # --- bounding box in the frame ---
     key = [tip, base, palm, arm_end, *[p for f in fingers for p in f[:2]]]
     ring = np.array([[np.cos(a), np.sin(a)] for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)])
     pts = np.concatenate([k + ring * 55.0 for k in key])
@@ -268,8 +257,7 @@ def render_hand(
     step = max(1, int(np.ceil(np.sqrt((x1 - x0) * (y1 - y0) / 30_000.0))))
     gw, gh = int(np.ceil((x1 - x0) / step)), int(np.ceil((y1 - y0) / step))
 
-    # --- grid -> hand-local mm
-    # --------------------------------------------------------------------------------------
+    # --- a coarse grid over the box, mapped to hand-local mm ---
     inv = np.linalg.inv(to_frame)
     gx = (x0 + (np.arange(gw, dtype=np.float32) + 0.5) * step)[None, :]
     gy = (y0 + (np.arange(gh, dtype=np.float32) + 0.5) * step)[:, None]
@@ -280,13 +268,10 @@ def render_hand(
     lb = (gx * np.float32(inv[1, 0]) + gy * np.float32(inv[1, 1]) + np.float32(inv[1, 2])) / hom_w
     la[~valid] = 1e6
     grip = to_frame @ [0.0, 0.0, 1.0]
-    jac = (to_frame[:2, :2] - np.outer(grip[:2] / grip[2], to_frame[2, :2])) / grip[
-        2
-    ]  # d(px)/d(mm) at the grip
+    jac = (to_frame[:2, :2] - np.outer(grip[:2] / grip[2], to_frame[2, :2])) / grip[2]  # d(px)/d(mm), grip
     px_per_mm = float(np.sqrt(abs(np.linalg.det(jac)))) / step
 
-    # --- shapes: the thumb on the card; fingers, palm, thumb root and forearm as one smooth body behind it
-    # ----------
+    # --- shapes: the thumb on the card; fingers, palm, thumb root and forearm: one smooth body behind it ---
     t_sdf, t_nz, t_along = _capsule(la, lb, tip, base, r_tip, r_base)
     palm_sdf = _ellipse(la, lb, palm, d, palm_r)
     finger_sdf = [_capsule(la, lb, s0, s1, r, r * 1.12)[0] for s0, s1, r in fingers]
@@ -305,8 +290,7 @@ def render_hand(
     thumb_a = _coverage(t_sdf, px_per_mm) * fade
     behind_a = _coverage(body, px_per_mm) * (np.float32(1.0) - card.astype(np.float32) / np.float32(255))
 
-    # --- shading
-    # ------------------------------------------------------------------------------------------------------
+    # --- shading ---
     light = _Light(rng)
     skin = np.asarray(params.skin_albedo, np.float64)
     mottle = cv2.resize(
@@ -321,35 +305,24 @@ def render_hand(
     off_px = -light.dir[:2] / light.dir[2] * px_per_mm  # shadow shift per mm of height, grid px
     b_shade *= np.float32(1.0) - np.float32(0.4) * _soft(thumb_a, 2.0 * px_per_mm, tuple(off_px * 5.0))
     for f_i, f_j in itertools.pairwise(finger_sdf):  # the clefts between neighbouring fingers
-        cleft = np.exp(-(((f_i - f_j) / np.float32(0.8)) ** 2)) * np.clip(
-            palm_sdf * np.float32(0.25), 0.0, 1.0
-        )
+        cleft = np.exp(-(((f_i - f_j) / np.float32(0.8)) ** 2)) * np.clip(palm_sdf * np.float32(0.25), 0.0, 1.0)
         b_shade *= np.float32(1.0) - np.float32(0.4) * cleft * (np.maximum(f_i, f_j) < 1.5)
 
     # thumb details, in thumb coordinates (along: mm back from the tip centre, cross: mm across the thumb)
     along = (la - np.float32(tip[0])) * np.float32(-d[0]) + (lb - np.float32(tip[1])) * np.float32(-d[1])
-    cross = (la - np.float32(tip[0])) * np.float32(across[0]) + (lb - np.float32(tip[1])) * np.float32(
-        across[1]
-    )
+    cross = (la - np.float32(tip[0])) * np.float32(across[0]) + (lb - np.float32(tip[1])) * np.float32(across[1])
     for at in (1.5, 1.6):  # interphalangeal creases
-        t_shade *= np.float32(1.0) - np.float32(0.15) * np.exp(
-            -(((along - np.float32(at * thumb_w)) / 0.45) ** 2)
-        )
+        t_shade *= np.float32(1.0) - np.float32(0.15) * np.exp(-(((along - np.float32(at * thumb_w)) / 0.45) ** 2))
     half_len, half_w, corner = 0.36 * thumb_w, 0.31 * thumb_w, 0.27 * thumb_w
     qx = np.abs(along - np.float32(0.1 * thumb_w)) - np.float32(half_len - corner)
     qy = np.abs(cross) - np.float32(half_w - corner)
     nail_sdf = np.sqrt(np.maximum(qx, 0) ** 2 + np.maximum(qy, 0) ** 2) + np.minimum(np.maximum(qx, qy), 0)
     nail = _coverage(nail_sdf - np.float32(corner), px_per_mm) * thumb_a
     free_edge = (
-        np.clip(
-            (np.float32(-0.26 * thumb_w + rng.uniform(0.3, 1.8)) - along) * np.float32(px_per_mm), 0.0, 1.0
-        )
-        * nail
+        np.clip((np.float32(-0.26 * thumb_w + rng.uniform(0.3, 1.8)) - along) * np.float32(px_per_mm), 0.0, 1.0) * nail
     )
     cuticle = np.exp(-(((along - np.float32(0.46 * thumb_w)) / np.float32(0.6)) ** 2)) * nail
-    gloss = np.float32(0.12) * np.exp(
-        -(((cross / np.float32(half_w)) - np.float32(0.35)) ** 2 / np.float32(0.04))
-    )
+    gloss = np.float32(0.12) * np.exp(-(((cross / np.float32(half_w)) - np.float32(0.35)) ** 2 / np.float32(0.04)))
     nail_col = 0.6 * skin + 0.4 * np.array([0.60, 0.47, 0.44])
     tint = [np.float32(1.0) + nail * np.float32(n / s - 1.0) for n, s in zip(nail_col, skin, strict=True)]
     t_rgb = [c * k for c, k in zip(_skin(skin, t_shade), tint, strict=True)]
@@ -361,9 +334,7 @@ def render_hand(
 
     # colour, shading and shadows live on the coarse grid (smooth); edges come from the distance fields, which
     # interpolate exactly enough to give crisp anti-aliased silhouettes at full resolution.
-    mix = (
-        _coverage(t_sdf - np.float32(1.5 / px_per_mm), px_per_mm) * fade
-    )  # thumb colour reaching past its edge
+    mix = _coverage(t_sdf - np.float32(1.5 / px_per_mm), px_per_mm) * fade  # thumb colour reaching past its edge
     planes = [b + (t - b) * mix for t, b in zip(t_rgb, b_rgb, strict=True)]
     cast = np.float32(1.0) - np.float32(0.55) * _soft(
         thumb_a, 0.12 * thumb_w * px_per_mm, tuple(off_px * 0.3 * thumb_w)

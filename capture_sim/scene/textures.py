@@ -77,9 +77,7 @@ def affine(x: F32, gain: float, offset: float) -> F32:
     return x
 
 
-def compose(
-    base: Colour, layers: Sequence[tuple[F32, Colour]], light: F32, spare: Sequence[F32] = ()
-) -> Planes:
+def compose(base: Colour, layers: Sequence[tuple[F32, Colour]], light: F32, spare: Sequence[F32] = ()) -> Planes:
     """Colour planes R, G, B (each (H, W) float32): (base + sum(weight * (colour - base))) * light.
 
     spare: (H, W) float32 arrays the caller no longer needs, reused as output planes instead of allocating."""
@@ -108,7 +106,7 @@ _LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 
 
 def random_line(rng: np.random.Generator, n_chars: int, upper: bool = False) -> str:
-    """Letter-frequency-free filler text: words of 2-9 random letters separated by spaces, about n_chars
+    """Filler text standing in for print: words of 2-9 random letters separated by spaces, about n_chars
     long."""
     words, length = [], 0
     while length < n_chars:
@@ -222,9 +220,7 @@ def fabric(rng: np.random.Generator, base: Colour, scale: float, contrast: float
     cv2.scaleAdd(fbm_noise(rng, h, w, pitch * 40.0, 2, out=slub), 0.06, light, dst=light)
     light *= illum
     grey = float(np.mean(base))
-    weft = [
-        float(np.clip(grey + (b - grey) * rng.uniform(0.0, 1.0), 0, 1) * rng.uniform(0.8, 1.5)) for b in base
-    ]
+    weft = [float(np.clip(grey + (b - grey) * rng.uniform(0.0, 1.0), 0, 1) * rng.uniform(0.8, 1.5)) for b in base]
     return compose(base, [(affine(warp_top, -1.0, 1.0), weft)], light, [slub_weft])
 
 
@@ -263,7 +259,7 @@ def plain_desk(rng: np.random.Generator, base: Colour, scale: float, contrast: f
     beyond."""
     h, w = illum.shape
     light = affine(fbm_noise(rng, h, w, scale, 3), 0.12 * contrast, 1.0)
-    cv2.scaleAdd(fbm_noise(rng, h, w, 2.0, 1), 0.03 * contrast, light, dst=light)
+    cv2.scaleAdd(fbm_noise(rng, h, w, 3.0, 1), 0.03 * contrast, light, dst=light)
     light *= illum
     layers: list[tuple[F32, Colour]] = []
     if rng.random() < 0.35:  # the desk ends inside the frame: a rounded lighter edge, then the darker floor
@@ -292,9 +288,7 @@ def paper_sheets(
     light = affine(fbm_noise(rng, hh, hw, scale * 4, 3), 0.1 * contrast, 1.0)
     light *= cv2.resize(illum, (hw, hh), interpolation=cv2.INTER_AREA)
     paper = np.zeros((hh, hw), np.float32)
-    shadow = np.ones(
-        (hh, hw), np.float32
-    )  # light reaching each point through the sheets above it, times paper white
+    shadow = np.ones((hh, hw), np.float32)  # light reaching each point through the sheets above it, times paper white
     desks = [
         (0.30, 0.17, 0.07),
         (0.22, 0.22, 0.23),
@@ -303,13 +297,8 @@ def paper_sheets(
         (0.45, 0.45, 0.42),
     ]
     desk = list(desks[int(rng.integers(len(desks)))])
-    pile_angle = rng.uniform(
-        0, 2 * np.pi
-    )  # the pile's centre sits off-frame so that its edges cross the view
-    centre = (
-        np.array([hw, hh]) / 2
-        + np.array([np.cos(pile_angle), np.sin(pile_angle)]) * rng.uniform(80, 170) * mm
-    )
+    pile_angle = rng.uniform(0, 2 * np.pi)  # the pile's centre sits off-frame so that its edges cross the view
+    centre = np.array([hw, hh]) / 2 + np.array([np.cos(pile_angle), np.sin(pile_angle)]) * rng.uniform(80, 170) * mm
     shadow_dir = rng.uniform(0.3, 1.0) * np.array([np.cos(a := rng.uniform(0, 2 * np.pi)), np.sin(a)])
     size = np.array([210.0, 297.0]) * mm
     for _ in range(int(rng.integers(2, 6))):
@@ -318,9 +307,7 @@ def paper_sheets(
         corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * size / 2
         shift = rng.uniform(-1, 1, 2) * scale * rng.uniform(0.5, 3.0)
         mask = np.zeros((hh, hw), np.uint8)
-        cv2.fillPoly(
-            mask, [np.round((corners @ rot.T + centre + shift) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4
-        )
+        cv2.fillPoly(mask, [np.round((corners @ rot.T + centre + shift) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
         cover = mask.astype(np.float32) * np.float32(1 / 255)
         offset = shadow_dir * mm * 0.6
         shade = cv2.warpAffine(cover, np.array([[1, 0, offset[0]], [0, 1, offset[1]]]), (hw, hh))
@@ -328,9 +315,7 @@ def paper_sheets(
         shadow *= shade  # the sheet's shadow on what lies below
         np.maximum(paper, cover, out=paper)
         shadow -= cv2.multiply(shadow, cover)
-        cv2.scaleAdd(
-            cover, float(1.0 + 0.04 * rng.standard_normal()), shadow, dst=shadow
-        )  # this sheet's white
+        cv2.scaleAdd(cover, float(1.0 + 0.04 * rng.standard_normal()), shadow, dst=shadow)  # this sheet's white
         if rng.random() < 0.6:  # a printed page: rows of text with margins of about 25 mm
             row_px = rng.uniform(4.2, 6.0) * mm
             n_rows = int((size[1] - 50 * mm) / row_px)
@@ -383,9 +368,7 @@ def keyboard(rng: np.random.Generator, base: Colour, scale: float, contrast: flo
     u0 = w / 2 * c + h / 2 * s - pitch * rng.uniform(2.0, 12.0)  # keyboard coordinates of the frame centre
     v0 = -w / 2 * s + h / 2 * c - pitch * rng.uniform(0.5, 7.0)
     corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], float)
-    uv = np.stack(
-        [corners[:, 0] * c + corners[:, 1] * s - u0, -corners[:, 0] * s + corners[:, 1] * c - v0], 1
-    )
+    uv = np.stack([corners[:, 0] * c + corners[:, 1] * s - u0, -corners[:, 0] * s + corners[:, 1] * c - v0], 1)
     lo = np.maximum(np.floor(uv.min(0)) - 2, [-pitch, -pitch])
     hi = np.minimum(np.ceil(uv.max(0)) + 2, [15.5 * pitch, 10 * pitch])
     light = affine(fbm_noise(rng, h, w, (pitch * 0.3, pitch * 6), 2), 0.05 * contrast, 1.0)
@@ -397,9 +380,7 @@ def keyboard(rng: np.random.Generator, base: Colour, scale: float, contrast: flo
         return compose(base, [], light)
     cw, ch = int(hi[0] - lo[0]), int(hi[1] - lo[1])
     key_m, legend_m = np.zeros((ch, cw), np.uint8), np.zeros((ch, cw), np.uint8)
-    shade_m = np.full(
-        (ch, cw), 255, np.uint8
-    )  # light reaching the surface: wells, sloped sides, tops, groove
+    shade_m = np.full((ch, cw), 255, np.uint8)  # light reaching the surface: wells, sloped sides, tops, groove
     off = -lo
     gap = 0.09 * pitch
     cv2.fillPoly(
@@ -472,6 +453,4 @@ def keyboard(rng: np.random.Generator, base: Colour, scale: float, contrast: flo
         for m, v in ((shade_m, 255), (key_m, 0), (legend_m, 0))
     )
     light *= shade
-    return compose(
-        base, [(key, cap), (legend, [i - cc + b for i, cc, b in zip(ink, cap, base, strict=True)])], light
-    )
+    return compose(base, [(key, cap), (legend, [i - cc + b for i, cc, b in zip(ink, cap, base, strict=True)])], light)

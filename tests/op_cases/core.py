@@ -17,8 +17,10 @@ _LIGHT = LightParams(azimuth_deg=-90.0, elevation_deg=6.0, direct=1.0, ambient=0
 def _blinn_phong() -> None:
     geo = surface_geometry(_POSE, _LIGHT, CARD_WIDTH_MM, CARD_HEIGHT_MM, 40, 25)
     diffuse, spec = blinn_phong(geo, 1.0, 0.3, 500.0, 0.04)
-    assert diffuse.shape == spec.shape == (25, 40) and spec.dtype == np.float32
-    assert spec.min() >= 0.0 and spec.max() > 1.0  # a highlight brighter than diffuse white
+    assert diffuse.shape == spec.shape == (25, 40)
+    assert spec.dtype == np.float32
+    assert spec.min() >= 0.0
+    assert spec.max() > 1.0
     _, dull = blinn_phong(geo, 1.0, 0.3, 5.0, 0.04)
     assert dull.max() < spec.max()
 
@@ -36,7 +38,9 @@ def _ovd() -> None:
         1.0,
         0.5,
     )
-    assert rgb.shape == (10, 16, 3) and rgb.dtype == np.float32 and rgb.min() >= 0.0
+    assert rgb.shape == (10, 16, 3)
+    assert rgb.dtype == np.float32
+    assert rgb.min() >= 0.0
     none = ovd_diffraction(
         geo.view, geo.light, geo.normal, angle, np.zeros((10, 16), np.float32), _POSE.rotation[:, 0], 1.0, 0.5
     )
@@ -51,16 +55,22 @@ def _samples() -> PlaneSamples:
 def _coverage() -> None:
     to_frame = np.diag([4.0, 4.0, 1.0])  # 4 frame pixels per millimetre
     cover = rounded_rect_coverage(to_frame, Roi(0, 0, 57, 41), 2.0, 2.0, 12.0, 8.0, 2.0)
-    assert cover.shape == (41, 57) and cover.dtype == np.float32 and 0.0 <= cover.min() and cover.max() <= 1.0
-    assert cover[20, 28] == 1.0 and cover[0, 0] == 0.0
+    assert cover.shape == (41, 57)
+    assert cover.dtype == np.float32
+    assert cover.min() >= 0.0
+    assert cover.max() <= 1.0
+    assert cover[20, 28] == 1.0
+    assert cover[0, 0] == 0.0
     assert cover[9, 9] < 0.5 < cover[9, 28]  # the rounded corner is cut off, the straight edge is not
-    assert 0.0 < cover.mean() < 1.0 and np.any((cover > 0) & (cover < 1))  # anti-aliased edge
+    assert 0.0 < cover.mean() < 1.0
+    assert np.any((cover > 0) & (cover < 1))
 
 
 def _grid() -> None:
     grid = np.tile(np.arange(10, dtype=np.float32), (6, 1))
     out = sample_grid(grid, _samples(), 0.0, 0.0, 10.0, 6.0)
-    assert out.shape == (41, 57) and np.all(np.diff(out[20]) >= 0)
+    assert out.shape == (41, 57)
+    assert np.all(np.diff(out[20]) >= 0)
 
 
 CASES: dict[str, Callable[[], None]] = {
