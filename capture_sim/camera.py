@@ -1,4 +1,5 @@
-"""The phone camera: optics PSF, pixel integration, Bayer CFA, sensor noise, then the ISP (capture_sim.isp).
+"""The phone camera: optics PSF, pixel integration, Bayer CFA, sensor noise (capture_sim.sensor), then the ISP
+(capture_sim.isp).
 
 Physical order (so the moire of screens and halftones arises from sampling, never from painting):
 radiance on the supersampled grid -> optics PSF (Gaussian * defocus disk * motion line) -> pixel aperture
@@ -12,7 +13,6 @@ fractions of the full-well capacity (0..1); lengths are in SENSOR pixels unless 
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -25,7 +25,6 @@ from capture_sim.isp import (
     PHASES,
     TONES,
     bayer_mosaic,
-    blended_ccm,
     decode_jpeg,
     demosaic,
     demosaic_u16,
@@ -35,6 +34,8 @@ from capture_sim.isp import (
     isp_finish_u16,
 )
 from capture_sim.ops import register_op
+from capture_sim.sensor import add_sensor_noise, colour_response
+from capture_sim.sensor import standard_normal as standard_normal
 from capture_sim.validation import check_choice, check_int_range, check_range
 from cardlive.errors import ParameterError
 
@@ -321,45 +322,6 @@ def sensor_signal(radiance: FloatArray, scale: int, params: CameraParams) -> Flo
     if _has_extra_blur(params):
         return _composite_signal(image, optics_kernel(params, scale).astype(np.float64), scale, gain)
     return _separable_signal(image, params.psf_sigma_px * scale, scale, gain)
-
-
-# ---------------------------------------------------------------------------------------------------- sensor
-
-
-def colour_response(params: CameraParams) -> NDArray[np.float32]:
-    """3x3 map from the linear sRGB signal to the sensor's raw channels: illuminant cast, then spectral
-    crosstalk (inverse of the ISP's CCM), then the channel sensitivities (inverse of the AWB gains)."""
-    inv_gains = np.diag([1.0 / params.wb_gains[0], 1.0, 1.0 / params.wb_gains[1]])
-    crosstalk = np.linalg.inv(blended_ccm(params.ccm_strength))
-    return (inv_gains @ crosstalk @ np.diag(params.illuminant_rgb)).astype(np.float32)
-
-
-@functools.lru_cache(maxsize=1)
-def _normal_quantiles() -> FloatArray:
-    """The 65536 mid-quantiles of the standard normal (|z| <= 4.2), rescaled to unit variance."""
-    from scipy.special import ndtri
-
-    z = ndtri((np.arange(65536) + 0.5) / 65536.0)
-    return (z / z.std()).astype(np.float32)
-
-
-def standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> FloatArray:
-    """Standard normals by inverse-CDF lookup of 16-bit uniforms (3x faster than rng.standard_normal)."""
-    uniform = np.frombuffer(rng.bytes(2 * math.prod(shape)), dtype="<u2").reshape(shape)
-    return np.asarray(cv2.LUT(uniform, _normal_quantiles()), np.float32)
-
-
-@register_op("camera.add_sensor_noise")
-def add_sensor_noise(raw: FloatArray, params: CameraParams, rng: np.random.Generator) -> FloatArray:
-    """Heteroscedastic Gaussian approximation of Poisson-Gaussian noise: variance = shot * x + read (Brooks et
-    al. 2019), x in fractions of full well; the result is clipped to [0, 1] (full well)."""
-    x = np.asarray(raw, dtype=np.float32)
-    if params.shot_noise == 0.0 and params.read_noise == 0.0:
-        return x.copy()
-    flat = x.reshape(1, -1) if x.ndim < 2 else x.reshape(x.shape[0], -1)  # one channel for OpenCV's scalars
-    variance = cv2.max(cv2.addWeighted(flat, params.shot_noise, flat, 0.0, params.read_noise), params.read_noise)
-    noisy = cv2.scaleAdd(cv2.multiply(cv2.sqrt(variance), standard_normal(rng, flat.shape)), 1.0, flat)
-    return np.clip(np.asarray(noisy, np.float32), 0.0, 1.0).reshape(x.shape)
 
 
 @register_op("camera.photograph")

@@ -17,20 +17,30 @@ _XYZ_TO_LINEAR_SRGB = np.array(
 )
 
 
+def _decode(x: NDArray[np.floating]) -> NDArray[np.floating]:
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def _encode(x: NDArray[np.floating]) -> NDArray[np.floating]:
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1.0 / 2.4) - 0.055)
+
+
+_DECODE_U8 = _decode(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+_ENCODE_STEPS = 65535
+_ENCODE_LUT = _encode(np.arange(_ENCODE_STEPS + 1, dtype=np.float64) / _ENCODE_STEPS).astype(np.float32)
+
+
 def srgb_to_linear(srgb: NDArray[np.generic]) -> FloatArray:
     """sRGB-encoded values (uint8 0..255 or float 0..1) to linear light in 0..1 (IEC 61966-2-1)."""
-    x = srgb.astype(np.float32)
     if srgb.dtype == np.uint8:
-        x = x / np.float32(255.0)
-    out = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    return out.astype(np.float32)
+        return _DECODE_U8[srgb]
+    return np.asarray(_decode(srgb.astype(np.float32)), dtype=np.float32)
 
 
 def linear_to_srgb(linear: NDArray[np.floating]) -> FloatArray:
-    """Linear light (clipped to 0..1) to sRGB-encoded floats in 0..1."""
-    x = np.clip(linear, 0.0, 1.0).astype(np.float32)
-    out = np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1.0 / 2.4) - 0.055)
-    return out.astype(np.float32)
+    """Linear light (clipped to 0..1) to sRGB-encoded floats in 0..1 (table with 1/65535 steps)."""
+    index = np.clip(linear, 0.0, 1.0) * np.float32(_ENCODE_STEPS) + np.float32(0.5)
+    return _ENCODE_LUT[index.astype(np.int32)]
 
 
 def _g(x: NDArray[np.float64], mu: float, s1: float, s2: float) -> NDArray[np.float64]:

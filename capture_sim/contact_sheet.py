@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
-THUMB_H = 240
+THUMB_H = 320
 CROP = 160
 _FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 COLOURS = {"genuine": (40, 170, 60), "screen": (220, 120, 20), "print": (60, 110, 230)}
@@ -51,8 +51,7 @@ def capture_cell(folder: Path, row: dict[str, Any], frame: int = 0) -> Image.Ima
     cv2.polylines(thumb, [np.round(quad * scale).astype(np.int32)], True, (255, 255, 0), 1, cv2.LINE_AA)
     centre = quad.mean(axis=0)
     ovd_centre = np.argwhere(ovd > 0).mean(axis=0)[::-1] if ovd is not None and ovd.any() else quad[0]
-    crops = np.concatenate([_crop(rgb, centre, CROP), _crop(rgb, ovd_centre, CROP)], axis=0)
-    crops = cv2.resize(crops, (CROP * THUMB_H // (2 * CROP), THUMB_H), interpolation=cv2.INTER_NEAREST)
+    crops = np.concatenate([_crop(rgb, centre, CROP), _crop(rgb, ovd_centre, CROP)], axis=0)  # 1:1 pixels
     body = np.concatenate([thumb, np.full((THUMB_H, 4, 3), 255, np.uint8), crops], axis=1)
     font = ImageFont.truetype(str(_FONT), 13)
     cell = Image.new("RGB", (body.shape[1], THUMB_H + 20), (255, 255, 255))

@@ -46,7 +46,14 @@ class LightParams:
 
     @property
     def rgb(self) -> FloatArray:
-        return blackbody_linear_rgb(self.color_k)
+        return _light_rgb(self.color_k)
+
+
+@lru_cache(maxsize=256)
+def _light_rgb(color_k: float) -> FloatArray:
+    rgb = blackbody_linear_rgb(color_k)
+    rgb.flags.writeable = False
+    return rgb
 
 
 def sample_light_params(rng: np.random.Generator) -> LightParams:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from capture_sim.geometry import apply_homography
+from capture_sim.geometry import Camera, Pose, apply_homography, plane_homography, plane_to_camera, project
 from capture_sim.ops import register_op
 
 FloatArray = NDArray[np.float32]
@@ -177,3 +177,49 @@ def visible_outline(
         return np.zeros((0, 2))
     qx, qy = apply_homography(plane_to_frame, clipped[:, 0], clipped[:, 1])
     return np.stack([qx, qy], axis=1)
+
+
+def sample_bent_plane(
+    pose: Pose, camera: Camera, width_mm: float, height_mm: float, sag_mm: float, roi: Roi, step: int = 8
+) -> PlaneSamples:
+    """Like sample_plane, for a sheet bent about its vertical axis: it bulges by `sag_mm` along the normal at
+    x = width / 2 and stays in the plane at x = 0 and x = width (so the card's corners do not move).
+
+    The inverse of the bent projection is solved by fixed-point iteration on a grid every `step` samples and
+    interpolated, which is exact to well under a sample for the smooth bends of a held sheet.
+    """
+    h, w = roi.shape
+    to_frame = plane_homography(pose, camera, width_mm, height_mm)
+    to_plane = np.linalg.inv(to_frame)
+    gw, gh = -(-w // step), -(-h // step)
+    fx, fy = np.meshgrid(roi.x0 + (np.arange(gw) + 0.5) * step, roi.y0 + (np.arange(gh) + 0.5) * step)
+    tx, ty = apply_homography(to_plane, fx, fy)
+    x, y = tx.copy(), ty.copy()
+    half = width_mm / 2.0
+    for _ in range(6):
+        bulge = sag_mm * (1.0 - ((x - half) / half) ** 2)
+        points = plane_to_camera(pose, x, y, width_mm, height_mm) + bulge[..., None] * pose.normal
+        projected = project(camera, points)
+        px, py = projected[..., 0], projected[..., 1]
+        qx, qy = apply_homography(to_plane, px, py)
+        x -= qx - tx
+        y -= qy - ty
+
+    def fine(a: NDArray[np.float64]) -> FloatArray:
+        up = cv2.resize(a.astype(np.float32), (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)
+        return np.ascontiguousarray(up[:h, :w], dtype=np.float32)
+
+    dxdx, dydx = np.gradient(x, axis=1) / step, np.gradient(y, axis=1) / step
+    dxdy, dydy = np.gradient(x, axis=0) / step, np.gradient(y, axis=0) / step
+    footprint = np.sqrt(np.abs(dxdx * dydy - dxdy * dydx))
+    return PlaneSamples(fine(x), fine(y), fine(footprint))
+
+
+@register_op("planes.rect_coverage")
+def rect_coverage(samples: PlaneSamples, x0: float, y0: float, x1: float, y1: float) -> FloatArray:
+    """Anti-aliased coverage of a plane rectangle evaluated at the samples' plane points (any mapping)."""
+    cx, cy, hx, hy = (x0 + x1) / 2.0, (y0 + y1) / 2.0, (x1 - x0) / 2.0, (y1 - y0) / 2.0
+    sdf = np.maximum(
+        np.abs(samples.x_mm - np.float32(cx)) - np.float32(hx), np.abs(samples.y_mm - np.float32(cy)) - np.float32(hy)
+    )
+    return np.clip(0.5 - sdf / np.maximum(samples.footprint_mm, 1e-6), 0.0, 1.0).astype(np.float32)

@@ -24,24 +24,35 @@ from capture_sim.geometry import (
     CARD_WIDTH_MM,
     Camera,
     Pose,
-    apply_homography,
     plane_homography,
 )
-from capture_sim.lighting import blinn_phong, surface_geometry
 from capture_sim.planes import (
-    Roi,
     polygon_coverage,
+    rect_coverage,
     roi_around,
     rounded_rect_coverage,
+    sample_bent_plane,
     sample_grid,
     sample_plane,
-    visible_outline,
 )
 from capture_sim.presentation.printing import print_reflectance, sheet_size_mm
 from capture_sim.presentation.screen import framebuffer, pwm_row_gain, screen_emission
 from capture_sim.sampler import Presentation, SceneParams
 from capture_sim.scene.background import render_background
 from capture_sim.scene.hand import card_drop_shadow, render_hand
+from capture_sim.surfaces import (
+    CARD_SURFACE,
+    Drawn,
+    Surface,
+    align,
+    back_outline,
+    card_h,
+    composite,
+    outline_points,
+    shading,
+    slab_edge,
+    visible,
+)
 
 FloatArray = NDArray[np.float32]
 DEVICE_THICKNESS_MM = 8.0
@@ -55,82 +66,6 @@ class FrameRender:
     quad: NDArray[np.float64]  # card corners in frame pixels, clockwise from top-left
     ovd_mask: NDArray[np.uint8]  # where the card's OVD region is in the frame (0 / 255)
     glare_mask: NDArray[np.uint8]  # where specular glare exceeds the threshold (0 / 255)
-
-
-@dataclass(frozen=True)
-class _Drawn:
-    """What drawing a presentation leaves for the rest of the frame."""
-
-    roi: Roi  # the supersampled region it was drawn in
-    specular: FloatArray  # its specular radiance over the ROI (for the glare mask)
-    hold_quad: NDArray[np.float64] | None  # the 4 corners a hand would hold (supersampled pixels), or None
-    hold_width_mm: float = CARD_WIDTH_MM  # physical width of the held object (top edge of hold_quad)
-
-
-def card_h(pose: Pose, camera: Camera) -> NDArray[np.float64]:
-    return plane_homography(pose, camera, CARD_WIDTH_MM, CARD_HEIGHT_MM)
-
-
-@dataclass(frozen=True)
-class _Surface:
-    """A rectangular plane region in plane millimetres (card origin) with its outline shape."""
-
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    corner_mm: float
-
-
-_CARD = _Surface(0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM, 0.0)
-
-
-def _outline_points(h: NDArray[np.float64], s: _Surface) -> NDArray[np.float64]:
-    """The surface rectangle's corners projected (may lie far outside the frame)."""
-    xs = np.array([s.x0, s.x1, s.x1, s.x0])
-    ys = np.array([s.y0, s.y0, s.y1, s.y1])
-    px, py = apply_homography(h, xs, ys)
-    return np.stack([px, py], axis=1)
-
-
-def _visible(h: NDArray[np.float64], s: _Surface, camera: Camera) -> NDArray[np.float64]:
-    """The part of the surface rectangle the camera sees, as a frame polygon (empty when none)."""
-    rect = np.array([[s.x0, s.y0], [s.x1, s.y0], [s.x1, s.y1], [s.x0, s.y1]])
-    return visible_outline(rect, h, Roi(0, 0, camera.width, camera.height))
-
-
-def _back_outline(
-    pose: Pose, camera: Camera, s: _Surface, width: float, height: float, depth: float
-) -> NDArray[np.float64]:
-    """Outline of the back face of a slab (depth mm behind the front), projected."""
-    centre = pose.translation - pose.normal * depth
-    back = Pose(pose.roll_deg, pose.tilt_x_deg, pose.tilt_y_deg, float(centre[0]), float(centre[1]), float(centre[2]))
-    return _visible(plane_homography(back, camera, width, height), s, camera)
-
-
-def _shading(
-    pose: Pose, scene: SceneParams, s: _Surface, width: float, height: float, shininess: float, f0: float
-) -> tuple[FloatArray, FloatArray]:
-    """Diffuse factor and specular radiance on a coarse grid over the surface rectangle."""
-    gw, gh = 160, 100
-    geo = surface_geometry(_surface_pose(pose, s, width, height), scene.light, s.x1 - s.x0, s.y1 - s.y0, gw, gh)
-    diffuse, spec = blinn_phong(geo, scene.light.direct, scene.light.ambient, shininess, f0)
-    return diffuse, spec
-
-
-def _surface_pose(pose: Pose, s: _Surface, width: float, height: float) -> Pose:
-    """Pose of the surface rectangle's own centre, given the pose of the card rectangle [0, width] x [0, height]."""
-    offset = np.array([(s.x0 + s.x1 - width) / 2.0, (s.y0 + s.y1 - height) / 2.0, 0.0])
-    centre = pose.translation + pose.rotation @ offset
-    return Pose(pose.roll_deg, pose.tilt_x_deg, pose.tilt_y_deg, float(centre[0]), float(centre[1]), float(centre[2]))
-
-
-def _composite(dst: FloatArray, layer: FloatArray, alpha: FloatArray) -> None:
-    """dst <- alpha * layer + (1 - alpha) * dst, in place."""
-    if layer.ndim == 1:  # a constant colour
-        layer = np.broadcast_to(layer.astype(np.float32), dst.shape).copy()
-    a = np.ascontiguousarray(alpha, dtype=np.float32)
-    dst[...] = cv2.blendLinear(np.ascontiguousarray(layer, dtype=np.float32), np.ascontiguousarray(dst), a, 1.0 - a)
 
 
 def render_frame(
@@ -147,7 +82,7 @@ def render_frame(
     cam_s = Camera(cam.width * s, cam.height * s, cam.focal_px * s)
     light_rgb = scene.light.rgb
     card_h_s = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
-    quad = _outline_points(card_h_s, _Surface(0, 0, CARD_WIDTH_MM, CARD_HEIGHT_MM, 0)) / s
+    quad = outline_points(card_h_s, Surface(0, 0, CARD_WIDTH_MM, CARD_HEIGHT_MM, 0)) / s
 
     # Background, lit as a desk under the card or as a far room behind a held card.
     desk_normal = pose.normal if scene.on_desk else np.array([0.0, -0.3, -1.0]) / np.hypot(0.3, 1.0)
@@ -211,43 +146,15 @@ def _ovd_mask(scene: SceneParams, pose: Pose, cam: Camera) -> NDArray[np.uint8]:
     return np.where(warped > 0.5, 255, 0).astype(np.uint8)
 
 
-def _slab_edge(
-    radiance: FloatArray,
-    pose: Pose,
-    cam_s: Camera,
-    surf: _Surface,
-    depth: float,
-    albedo: float,
-    level: float,
-    roi: Roi,
-    light_rgb: FloatArray,
-    width: float,
-    height: float,
-) -> None:
-    """Draw the visible side of a slab (card thickness, device body) behind its front face."""
-    back = _back_outline(pose, cam_s, surf, width, height, depth)
-    front = _visible(plane_homography(pose, cam_s, width, height), surf, cam_s)
-    if len(back) < 3 or len(front) < 3:
-        return
-    hull = cv2.convexHull(np.concatenate([back, front]).astype(np.float32))[:, 0, :].astype(np.float64)
-    band = polygon_coverage(hull, roi) - polygon_coverage(front, roi)  # the side visible beside the front face
-    ys, xs = np.nonzero(band > 0.0)
-    if ys.size == 0:
-        return
-    region = radiance[roi.slices()]
-    a = np.clip(band[ys, xs], 0.0, 1.0)[:, None]
-    region[ys, xs] = region[ys, xs] * (1.0 - a) + a * (np.float32(albedo * level) * light_rgb)
-
-
-def _draw_genuine(radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: Camera) -> _Drawn:
-    surf = _Surface(0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM, CARD_CORNER_RADIUS_MM)
+def _draw_genuine(radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: Camera) -> Drawn:
+    surf = Surface(0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM, CARD_CORNER_RADIUS_MM)
     h_plane = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
-    outline = _outline_points(h_plane, surf)
-    back = _back_outline(pose, cam_s, surf, CARD_WIDTH_MM, CARD_HEIGHT_MM, CARD_THICKNESS_MM)
+    outline = outline_points(h_plane, surf)
+    back = back_outline(pose, cam_s, surf, CARD_WIDTH_MM, CARD_HEIGHT_MM, CARD_THICKNESS_MM)
     back = back if len(back) else outline
-    roi = _align(roi_around(np.concatenate([outline, back]), cam_s.width, cam_s.height, 1), cam_s, scene)
+    roi = align(roi_around(np.concatenate([outline, back]), cam_s.width, cam_s.height, 1), cam_s, scene)
     level = scene.light.ambient + scene.light.direct * max(float(pose.normal @ scene.light.direction), 0.0)
-    _slab_edge(
+    slab_edge(
         radiance,
         pose,
         cam_s,
@@ -264,19 +171,11 @@ def _draw_genuine(radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: C
     art = appearance.card_artwork(scene.template_id, scene.identity_seed)
     albedo = appearance.albedo_linear(scene.template_id, scene.identity_seed)
     rad = appearance.card_radiance(art, albedo, pose, scene.light, scene.laminate_shininess, scene.laminate_f0)
-    layer = sample_grid(rad.radiance, samples, 0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
-    spec = sample_grid(rad.specular, samples, 0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+    both = sample_grid(np.dstack([rad.radiance, rad.specular]), samples, 0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+    layer, spec = np.ascontiguousarray(both[..., :3]), both[..., 3]
     cover = rounded_rect_coverage(h_plane, roi, surf.x0, surf.y0, surf.x1, surf.y1, surf.corner_mm)
-    _composite(radiance[roi.slices()], layer, cover)
-    return _Drawn(roi, spec * cover, outline)
-
-
-def _align(roi: Roi, cam_s: Camera, scene: SceneParams) -> Roi:
-    s = cam_s.width // scene.width
-    x0, y0 = roi.x0 // s * s, roi.y0 // s * s
-    x1 = min(cam_s.width, -(-roi.x1 // s) * s)
-    y1 = min(cam_s.height, -(-roi.y1 // s) * s)
-    return Roi(x0, y0, max(x0, x1), max(y0, y1))
+    composite(radiance[roi.slices()], layer, cover)
+    return Drawn(roi, spec * cover, outline)
 
 
 def _draw_screen(
@@ -286,7 +185,7 @@ def _draw_screen(
     pose: Pose,
     cam_s: Camera,
     content_pose: Pose,
-) -> _Drawn:
+) -> Drawn:
     panel = pres.panel
     assert panel is not None
     k = min(
@@ -306,15 +205,15 @@ def _draw_screen(
     w_mm, h_mm = CARD_WIDTH_MM * k, CARD_HEIGHT_MM * k
     ax = pres.screen_position[0] * (panel.screen_width_mm - w_mm)
     ay = pres.screen_position[1] * (panel.screen_height_mm - h_mm)
-    active = _Surface(-ax, -ay, panel.screen_width_mm - ax, panel.screen_height_mm - ay, 0.0)
+    active = Surface(-ax, -ay, panel.screen_width_mm - ax, panel.screen_height_mm - ay, 0.0)
     b = panel.bezel_mm
-    device = _Surface(active.x0 - b, active.y0 - b, active.x1 + b, active.y1 + b, min(8.0, b + 4.0))
+    device = Surface(active.x0 - b, active.y0 - b, active.x1 + b, active.y1 + b, min(8.0, b + 4.0))
     h_plane = plane_homography(dev_pose, cam_s, w_mm, h_mm)
-    pts = _visible(h_plane, device, cam_s)
-    back = _back_outline(dev_pose, cam_s, device, w_mm, h_mm, DEVICE_THICKNESS_MM)
-    roi = _align(
+    pts = visible(h_plane, device, cam_s)
+    back = back_outline(dev_pose, cam_s, device, w_mm, h_mm, DEVICE_THICKNESS_MM)
+    roi = align(
         roi_around(
-            np.concatenate([pts, back, _outline_points(card_h(pose, cam_s), _CARD)]),
+            np.concatenate([pts, back, outline_points(card_h(pose, cam_s), CARD_SURFACE)]),
             cam_s.width,
             cam_s.height,
             1,
@@ -323,11 +222,10 @@ def _draw_screen(
         scene,
     )
     level = scene.light.ambient + scene.light.direct * max(float(pose.normal @ scene.light.direction), 0.0)
-    _slab_edge(radiance, dev_pose, cam_s, device, DEVICE_THICKNESS_MM, 0.08, level, roi, scene.light.rgb, w_mm, h_mm)
-    samples = sample_plane(np.linalg.inv(h_plane), roi)
+    slab_edge(radiance, dev_pose, cam_s, device, DEVICE_THICKNESS_MM, 0.08, level, roi, scene.light.rgb, w_mm, h_mm)
     ppmm = panel.ppi / 25.4
-    u = (samples.x_mm + np.float32(ax)) * np.float32(ppmm)
-    v = (samples.y_mm + np.float32(ay)) * np.float32(ppmm)
+    to_display_px = np.array([[ppmm, 0.0, ax * ppmm], [0.0, ppmm, ay * ppmm], [0.0, 0.0, 1.0]])
+    pixels = sample_plane(to_display_px @ np.linalg.inv(h_plane), roi)  # in display pixels, not mm
     content = appearance.scan_content(scene.template_id, scene.identity_seed)
     if pres.content_source in ("photo", "video"):
         content = appearance.photo_content(
@@ -340,37 +238,41 @@ def _draw_screen(
         )
     card_px = (max(2, round(w_mm * ppmm)), max(2, round(h_mm * ppmm)))
     fb = framebuffer(content, panel, card_px)
-    emission = screen_emission(fb, u, v, samples.footprint_mm * np.float32(ppmm), panel, (ax * ppmm, ay * ppmm))
+    emission = screen_emission(fb, pixels.x_mm, pixels.y_mm, pixels.footprint_mm, panel, (ax * ppmm, ay * ppmm))
     rows = np.arange(roi.y0, roi.y1) // (cam_s.width // scene.width)
     gain = pwm_row_gain(rows, panel, scene.exposure_s, scene.line_time_s, scene.shutter_phase)
     emission *= gain.astype(np.float32)[:, None, None]
     in_active = rounded_rect_coverage(h_plane, roi, active.x0, active.y0, active.x1, active.y1, 0.0)
     shininess = float(np.exp(np.log(2000.0) * (1.0 - panel.matte_haze) + np.log(40.0) * panel.matte_haze))
-    diffuse, spec = _shading(dev_pose, scene, device, w_mm, h_mm, shininess, panel.glass_reflectance)
-    spec_s = sample_grid(spec, samples, device.x0, device.y0, device.x1, device.y1)
-    diff_s = sample_grid(diffuse, samples, device.x0, device.y0, device.x1, device.y1)
+    diffuse, spec = shading(dev_pose, scene, device, w_mm, h_mm, shininess, panel.glass_reflectance)
+    rect_px = [(v + o) * ppmm for v, o in ((device.x0, ax), (device.y0, ay), (device.x1, ax), (device.y1, ay))]
+    spec_s = sample_grid(spec, pixels, *rect_px)
+    diff_s = sample_grid(diffuse, pixels, *rect_px)
     surface_albedo = np.where(in_active > 0.5, 0.01 + 0.03 * panel.matte_haze, 0.04).astype(np.float32)
     reflected = surface_albedo * diff_s + spec_s
     emission += reflected[..., None] * scene.light.rgb  # emission is 0 outside the active area (the bezel)
     cover = rounded_rect_coverage(h_plane, roi, device.x0, device.y0, device.x1, device.y1, device.corner_mm)
-    _composite(radiance[roi.slices()], emission, cover)
-    return _Drawn(roi, spec_s * cover, _outline_points(h_plane, device), device.x1 - device.x0)
+    composite(radiance[roi.slices()], emission, cover)
+    return Drawn(roi, spec_s * cover, outline_points(h_plane, device), device.x1 - device.x0)
 
 
-def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, pose: Pose, cam_s: Camera) -> _Drawn:
+def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, pose: Pose, cam_s: Camera) -> Drawn:
     params = pres.printing
     assert params is not None
     sheet_w, sheet_h = sheet_size_mm(params)
     ox, oy = pres.sheet_offset_mm
-    sheet = _Surface(-ox, -oy, sheet_w - ox, sheet_h - oy, 0.0)
+    sheet = Surface(-ox, -oy, sheet_w - ox, sheet_h - oy, 0.0)
     h_plane = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
-    outline = _visible(h_plane, sheet, cam_s)
-    roi = _align(
-        roi_around(np.concatenate([outline, _outline_points(h_plane, _CARD)]), cam_s.width, cam_s.height, 1),
-        cam_s,
-        scene,
-    )
-    samples = sample_plane(np.linalg.inv(h_plane), roi)
+    outline = visible(h_plane, sheet, cam_s)
+    bulge_px = int(abs(pres.sag_mm) / pose.distance_mm * max(cam_s.width, cam_s.height))
+    points = np.concatenate([outline, outline_points(h_plane, CARD_SURFACE)])
+    roi = align(roi_around(points, cam_s.width, cam_s.height, 1, margin=8 + bulge_px), cam_s, scene)
+    if pres.sag_mm:
+        samples = sample_bent_plane(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM, pres.sag_mm, roi)
+        cover = rect_coverage(samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
+    else:
+        samples = sample_plane(np.linalg.inv(h_plane), roi)
+        cover = rounded_rect_coverage(h_plane, roi, sheet.x0, sheet.y0, sheet.x1, sheet.y1, 0.0)
     if pres.content_source == "photo":
         content = appearance.photo_content(
             scene.template_id,
@@ -387,14 +289,13 @@ def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, po
     )
     shininess = 1000.0 if params.laminated else 8.0 + 600.0 * params.gloss**2
     f0 = 0.04 if params.laminated else 0.02 + 0.03 * params.gloss
-    diffuse, spec = _shading(pose, scene, sheet, CARD_WIDTH_MM, CARD_HEIGHT_MM, shininess, f0)
+    diffuse, spec = shading(pose, scene, sheet, CARD_WIDTH_MM, CARD_HEIGHT_MM, shininess, f0)
     diff_s = sample_grid(diffuse, samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
     spec_s = sample_grid(spec, samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
     layer = (reflect * diff_s[..., None] + spec_s[..., None]) * scene.light.rgb
-    cover = rounded_rect_coverage(h_plane, roi, sheet.x0, sheet.y0, sheet.x1, sheet.y1, 0.0)
-    _composite(radiance[roi.slices()], layer.astype(np.float32), cover)
-    hold = _outline_points(h_plane, sheet) if params.sheet == "cut" else None
-    return _Drawn(roi, spec_s * cover, hold)
+    composite(radiance[roi.slices()], layer.astype(np.float32), cover)
+    hold = outline_points(h_plane, sheet) if params.sheet == "cut" else None
+    return Drawn(roi, spec_s * cover, hold)
 
 
 def _draw_hand(
@@ -417,4 +318,4 @@ def _draw_hand(
 
     region = radiance[y0 * s : y1 * s, x0 * s : x1 * s]
     region *= up(shadow[y0:y1, x0:x1])[..., None]
-    _composite(region, up(rgb[y0:y1, x0:x1]) * np.float32(level) * scene.light.rgb, up(alpha[y0:y1, x0:x1]))
+    composite(region, up(rgb[y0:y1, x0:x1]) * np.float32(level) * scene.light.rgb, up(alpha[y0:y1, x0:x1]))

@@ -89,6 +89,7 @@ class Presentation:
         0.5,
     )  # where the card sits in the free space of the display (fractions)
     content_source: str = "scan"  # "scan", "photo" or "video"
+    sag_mm: float = 0.0  # prints: how far the held sheet bulges along its normal between its left and right edges
 
 
 def _sample_pose(rng: np.random.Generator, camera: Camera) -> Pose:
@@ -187,10 +188,15 @@ def sample_presentation(seed: int, pair_id: int, label: str, species_pool: tuple
         )
     assert species in PRINT_FAMILIES
     params = sample_print_params(rng, species)
+    offset = card_offset_on_sheet_mm(params, rng)
+    source = "scan" if rng.random() < 0.6 else "photo"
+    flat = rng.random() < 0.5 or params.laminated
+    limit = 1.5 if params.sheet == "cut" else 5.0
     return Presentation(
         label=label,
         species=species,
         printing=params,
-        sheet_offset_mm=card_offset_on_sheet_mm(params, rng),
-        content_source="scan" if rng.random() < 0.6 else "photo",
+        sheet_offset_mm=offset,
+        content_source=source,
+        sag_mm=0.0 if flat else float(rng.uniform(-limit, limit)),
     )

@@ -27,14 +27,12 @@ Physics
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from capture_sim.color import srgb_to_linear
 from capture_sim.geometry import CARD_HEIGHT_MM, CARD_WIDTH_MM
 from capture_sim.ops import register_op
 from capture_sim.presentation.halftone import (
@@ -44,8 +42,18 @@ from capture_sim.presentation.halftone import (
     am_luts,
     fm_ink,
     fm_luts,
-    mechanical_dot_gain,
 )
+from capture_sim.presentation.inks import COPIER_TONER as COPIER_TONER
+from capture_sim.presentation.inks import DYE_INKS as DYE_INKS
+from capture_sim.presentation.inks import PIGMENT_INKS as PIGMENT_INKS
+from capture_sim.presentation.inks import (
+    STRIP_ROWS,
+    area_levels,
+    float_lut,
+    ink_transmittance,
+    separate_amounts,
+)
+from capture_sim.presentation.inks import separate_inks as separate_inks
 from capture_sim.presentation.paper import (
     effective_n,
     ink_layer_transmittance,
@@ -59,7 +67,6 @@ from capture_sim.validation import check_choice, check_range
 from cardlive.errors import ParameterError
 
 FloatArray = NDArray[np.float32]
-F64 = NDArray[np.float64]
 
 PRINT_FAMILIES = ("laser_am", "inkjet_fm", "dyesub_photo", "grey_copy")
 PRINT_PROCESSES = ("am", "fm", "contone")
@@ -67,14 +74,6 @@ SHEETS = ("cut", "a4", "letter")
 DEFAULT_SCREEN_ANGLES = (15.0, 75.0, 0.0, 45.0)
 FAMILY_PROCESS = {"laser_am": "am", "inkjet_fm": "fm", "dyesub_photo": "contone", "grey_copy": "am"}
 _SHEET_MM = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
-_STRIP_ROWS = 32  # rows per strip of the per-sample stages (keeps the working set in cache)
-_TOTAL_AREA_LIMIT = 2.8  # total ink coverage limit (sum of dot areas) of the driver
-_MAIN_CHANNEL = (0, 1, 2, 1)  # the channel each ink (C, M, Y, K) controls: R, G, B; K by green
-
-# Solid-ink double-pass transmittance (solid patch / paper reflectance), linear RGB; rows C, M, Y, K.
-PIGMENT_INKS = np.array([[0.10, 0.42, 0.80], [0.68, 0.10, 0.38], [0.92, 0.80, 0.07], [0.035, 0.035, 0.04]])
-DYE_INKS = np.array([[0.07, 0.36, 0.85], [0.70, 0.07, 0.34], [0.94, 0.85, 0.06], [1.0, 1.0, 1.0]])
-COPIER_TONER = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.06, 0.06, 0.065]])
 
 
 @dataclass(frozen=True)
@@ -209,84 +208,6 @@ def card_offset_on_sheet_mm(params: PrintParams, rng: np.random.Generator) -> tu
     )
 
 
-def ink_transmittance(params: PrintParams) -> F64:
-    """(4, 3) solid-ink double-pass transmittance (rows C, M, Y, K; linear RGB) after the density scale."""
-    base = COPIER_TONER if params.grey else (DYE_INKS if params.process == "contone" else PIGMENT_INKS)
-    return np.asarray(base**params.ink_density, dtype=np.float64)
-
-
-@register_op("printing.separate_inks")
-def separate_inks(content_srgb: NDArray[np.uint8], params: PrintParams) -> FloatArray:
-    """sRGB uint8 (H, W, 3) -> nominal ink amounts (H, W, 4) float32 in [0, 1] for C, M, Y, K.
-
-    AM / FM: dot areas (before mechanical dot gain, which the driver does not compensate); contone: dye
-    amounts. Grey copy: K only.
-    """
-    amounts = _separate_amounts(content_srgb, params)
-    if params.process != "contone":
-        t, n = ink_transmittance(params), params.yule_nielsen_n
-        amounts = [
-            _halftone_area(a, float(t[i, _MAIN_CHANNEL[i]]), n).astype(np.float32) for i, a in enumerate(amounts)
-        ]
-    return np.asarray(cv2.merge(amounts))
-
-
-def _separate_amounts(content_srgb: NDArray[np.uint8], params: PrintParams) -> list[FloatArray]:
-    """Solid-ink (or dye) amounts per plane C, M, Y, K at content resolution (in row strips)."""
-    out = [np.empty(content_srgb.shape[:2], dtype=np.float32) for _ in range(4)]
-    for r0 in range(0, content_srgb.shape[0], _STRIP_ROWS):
-        for dst, src in zip(out, _separate_block(content_srgb[r0 : r0 + _STRIP_ROWS], params), strict=True):
-            dst[r0 : r0 + _STRIP_ROWS] = src
-    return out
-
-
-def _separate_block(content_srgb: NDArray[np.uint8], params: PrintParams) -> list[FloatArray]:
-    dens = [np.asarray(cv2.LUT(p, _density_lut())) for p in cv2.split(content_srgb)]
-    d_ink = -np.log(ink_transmittance(params))  # (4 inks, 3 channels) solid densities
-    zero = np.zeros(dens[0].shape, dtype=np.float32)
-    if params.grey:  # luminance density, K only
-        lum = np.exp(-dens[0]) * np.float32(0.2126) + np.exp(-dens[1]) * np.float32(0.7152)
-        lum += np.exp(-dens[2]) * np.float32(0.0722)
-        return [zero, zero, zero, np.clip(np.log(lum) * np.float32(-1.0 / d_ink[3, 1]), 0.0, 1.0)]
-    inv = np.linalg.inv(d_ink[:3])  # masking equations: channel densities D = sum_i amount_i * d_i
-    amt = [dens[0] * np.float32(inv[0, i]) + dens[1] * np.float32(inv[1, i]) for i in range(3)]
-    for i in range(3):
-        amt[i] += dens[2] * np.float32(inv[2, i])
-    if params.process == "contone":
-        return [np.clip(a, 0.0, 1.0, out=a) for a in amt] + [zero]
-    grey = np.maximum(np.minimum(np.minimum(amt[0], amt[1]), amt[2]), np.float32(0.0))
-    k = np.clip(grey * np.float32(d_ink[:3].sum(axis=0).mean() / d_ink[3].mean()), 0.0, 1.0)  # full GCR
-    v = d_ink[3] @ inv  # what one unit of K does to the CMY amounts
-    cmy = [np.clip(a - k * np.float32(v[i]), 0.0, 1.0) for i, a in enumerate(amt)]
-    total = np.maximum(cmy[0] + cmy[1] + cmy[2], np.float32(1e-6))
-    scale = np.minimum(np.float32(1.0), (np.float32(_TOTAL_AREA_LIMIT) - k) / total)
-    return [c * scale for c in cmy] + [k]
-
-
-@lru_cache(maxsize=1)
-def _density_lut() -> FloatArray:
-    lin = srgb_to_linear(np.arange(256, dtype=np.uint8)).astype(np.float64)
-    return _lut(-np.log(np.maximum(lin, 1e-4)))
-
-
-def _lut(values: F64) -> FloatArray:
-    return np.asarray(values, dtype=np.float32).reshape(1, 256)
-
-
-def _halftone_area(amount: NDArray[np.floating], t_main: float, n: float) -> F64:
-    """Dot area whose Yule-Nielsen reflectance equals the solid fraction t**amount (driver linearisation)."""
-    if t_main >= 1.0:  # an ink that is not used (a grey copy's C, M, Y)
-        return np.zeros(np.shape(amount))
-    tau = t_main ** (1.0 / n)
-    return np.clip((1.0 - np.exp(amount * (np.log(t_main) / n))) / (1.0 - tau), 0.0, 1.0)
-
-
-def _area_levels(params: PrintParams, ink: int) -> F64:
-    """Printed dot area per 8-bit amount level of one ink: Yule-Nielsen inverse, then mechanical dot gain."""
-    t = float(ink_transmittance(params)[ink, _MAIN_CHANNEL[ink]])
-    return mechanical_dot_gain(_halftone_area(LEVELS, t, params.yule_nielsen_n), params.dot_gain)
-
-
 def _check_inputs(content: np.ndarray, x_mm: np.ndarray, y_mm: np.ndarray, footprint: np.ndarray | float) -> None:
     if content.dtype != np.uint8 or content.ndim != 3 or content.shape[2] != 3:
         raise ParameterError(f"content_srgb must be uint8 (H, W, 3); got {content.dtype} {content.shape}")
@@ -325,7 +246,7 @@ def print_reflectance(
         foot_med = foot
     rng = make_rng(seed, 0, "printing.screen")
     contone = params.process == "contone"
-    amounts = _separate_amounts(content_srgb, params)
+    amounts = separate_amounts(content_srgb, params)
     used = [i for i in ((3,) if params.grey else range(3 if contone else 4)) if float(amounts[i].max()) > 0.0]
     sx, sy = content_srgb.shape[1] / CARD_WIDTH_MM, content_srgb.shape[0] / CARD_HEIGHT_MM
     blur_px = np.hypot(0.3 * foot_med * sx, params.contone_blur_mm * sx if contone else 0.0)
@@ -342,7 +263,7 @@ def print_reflectance(
     log_t, cell_mm = np.log(t), 25.4 / params.lpi if params.process == "am" else params.fm_dot_um / 1000.0
     fp = Footprint.of(foot, cell_mm)
     make_luts = am_luts if params.process == "am" else fm_luts
-    luts = [] if contone else [make_luts(_area_levels(params, i), fp.inv_ref) for i in used]
+    luts = [] if contone else [make_luts(area_levels(params, i), fp.inv_ref) for i in used]
     phases = rng.uniform(0.0, 1.0, size=(4, 2))
     fm_seed = int(rng.integers(0, 2**31 - 1))
     sigma_px = scatter_sigma_cells(params.yule_nielsen_n, params.process) * cell_mm / foot_med
@@ -351,8 +272,8 @@ def print_reflectance(
     n_mix = params.yule_nielsen_n if foot_med / cell_mm >= 0.5 else effective_n(sigma_px)
     k1, k2 = yule_nielsen_coefficients(t, n_mix)
     root_w = np.sqrt(np.asarray(params.paper_white, dtype=np.float64))
-    for r0 in range(0, x.shape[0], _STRIP_ROWS):
-        rows = slice(r0, r0 + _STRIP_ROWS)
+    for r0 in range(0, x.shape[0], STRIP_ROWS):
+        rows = slice(r0, r0 + STRIP_ROWS)
         xs, ys = x[rows], y[rows]
         map_x = cv2.addWeighted(xs, sx, xs, 0.0, -0.5)
         map_y = cv2.addWeighted(ys, sy, ys, 0.0, -0.5)
@@ -361,7 +282,7 @@ def print_reflectance(
             for c in range(3):
                 dens = np.full(xs.shape, np.log(params.paper_white[c]), dtype=np.float32)
                 for i, lv in zip(used, cover, strict=True):
-                    dens += cv2.LUT(lv, _lut(LEVELS * log_t[i, c]))
+                    dens += cv2.LUT(lv, float_lut(LEVELS * log_t[i, c]))
                 np.exp(dens, out=refl[c][rows])
             continue
         fps = fp.rows(rows)

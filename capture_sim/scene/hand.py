@@ -3,10 +3,10 @@
 The hand is modelled in the card's plane, in millimetres, around the point of the gripped edge: the thumb lies
 on the card's front as a tapered capsule reaching `overlap_mm` onto it, with a nail; the other fingers curl
 behind the card and show only outside its edge; palm and forearm continue beyond. Shapes are signed-distance
-fields, evaluated at frame pixels mapped back to the card plane through the inverse of the quad's homography,
-so perspective foreshortens the hand like the card. Shading is Lambert on the surface normal (round capsules,
-a body whose section rounds off at its outline), softened and reddened in the shadows as light scattered
-under the skin comes back.
+fields (capture_sim.scene.hand_shape), evaluated at frame pixels mapped back to the card plane through the
+inverse of the quad's homography, so perspective foreshortens the hand like the card. Shading is Lambert on
+the surface normal (round capsules, a body whose section rounds off at its outline), softened and reddened in
+the shadows as light scattered under the skin comes back (capture_sim.scene.hand_shading).
 
 Outputs are linear light, float32: rgb is non-premultiplied albedo x shading (0..1), alpha the hand's
 anti-aliased coverage, shadow the multiplicative darkening (1 = none) the hand casts on what lies beneath it.
@@ -23,6 +23,8 @@ from numpy.typing import NDArray
 
 from capture_sim.ops import register_op
 from capture_sim.rng import make_rng
+from capture_sim.scene.hand_shading import Light, outward, rounded_profile, skin_radiance, soft
+from capture_sim.scene.hand_shape import capsule, coverage, edge_frame, ellipse, smooth_min
 from capture_sim.scene.textures import f32
 from capture_sim.validation import check_choice, check_int_range, check_range
 from cardlive.errors import ParameterError
@@ -97,99 +99,6 @@ def _check_quad(quad: NDArray[np.floating], width: int, height: int) -> NDArray[
     return q
 
 
-class _Light:
-    """Lambert shading of round skin surfaces under one light: direction (x, y along the frame's axes, z
-    towards the camera) plus ambient."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        xy = rng.normal(0.0, 0.35, 2)
-        self.dir = np.array([xy[0], xy[1], 1.0]) / np.sqrt(1.0 + xy.dot(xy))
-
-    def shade(self, nz: F32, ux: F32, uy: F32) -> F32:
-        """Ambient + diffuse for unit normals (sqrt(1 - nz^2) * (ux, uy), nz)."""
-        side = np.sqrt(np.float32(1.0) - nz * nz)
-        lit = nz * np.float32(self.dir[2]) + side * (ux * np.float32(self.dir[0]) + uy * np.float32(self.dir[1]))
-        return np.clip(lit, 0.0, 1.0) * np.float32(0.72) + np.float32(0.28)
-
-
-def _capsule(
-    px: F32, py: F32, a: NDArray[np.float64], b: NDArray[np.float64], ra: float, rb: float
-) -> tuple[F32, F32, F32]:
-    """Tapered capsule from a (radius ra) to b (radius rb): signed distance (mm, < 0 inside), the normal's z
-    (towards the camera: 1 on the axis, 0 at the silhouette) and the position along the axis (0 at a, 1 at
-    b)."""
-    ab = b - a
-    k = np.float32(1.0 / ab.dot(ab))
-    dxa, dya = px - np.float32(a[0]), py - np.float32(a[1])
-    t = np.clip((dxa * np.float32(ab[0]) + dya * np.float32(ab[1])) * k, 0.0, 1.0)
-    dx = dxa - t * np.float32(ab[0])
-    dy = dya - t * np.float32(ab[1])
-    dist = np.sqrt(dx * dx + dy * dy) + np.float32(1e-6)
-    radius = np.float32(ra) + t * np.float32(rb - ra)
-    rel = np.minimum(dist / radius, np.float32(1.0))
-    return dist - radius, np.sqrt(np.float32(1.0) - rel * rel), t
-
-
-def _ellipse(
-    px: F32, py: F32, centre: NDArray[np.float64], axis: NDArray[np.float64], radii: NDArray[np.float64]
-) -> F32:
-    """Approximate signed distance (mm) to an ellipse with radii (along axis, across it)."""
-    rel_x, rel_y = px - np.float32(centre[0]), py - np.float32(centre[1])
-    u = (rel_x * np.float32(axis[0]) + rel_y * np.float32(axis[1])) * np.float32(1 / radii[0])
-    v = (rel_x * np.float32(axis[1]) - rel_y * np.float32(axis[0])) * np.float32(1 / radii[1])
-    return (np.sqrt(u * u + v * v) - np.float32(1.0)) * np.float32(min(radii))
-
-
-def _smooth_min(a: F32, b: F32, k: float) -> F32:
-    """Polynomial smooth union of two distance fields (blend width k mm): flesh joins without creases."""
-    h = np.clip(np.float32(0.5) + (b - a) * np.float32(0.5 / k), 0.0, 1.0)
-    return b + (a - b) * h - np.float32(k) * h * (np.float32(1.0) - h)
-
-
-def _rounded_profile(sdf: F32, radius: float) -> F32:
-    """Normal z of a body whose cross-section rounds off over `radius` mm from its outline (flat deeper
-    inside)."""
-    rise = np.clip(np.float32(1.0) + sdf * np.float32(1 / radius), 0.0, 1.0)
-    return np.sqrt(np.float32(1.0) - rise * rise)
-
-
-def _outward(sdf: F32) -> tuple[F32, F32]:
-    """Unit in-plane direction of increasing distance (the surface normal's sideways part), grid axes."""
-    gy, gx = np.gradient(sdf)
-    norm = np.sqrt(gx * gx + gy * gy) + np.float32(1e-9)
-    return gx / norm, gy / norm
-
-
-def _coverage(sdf_mm: F32, px_per_mm: float) -> F32:
-    """Anti-aliased coverage of the inside of a signed-distance field: a one-pixel ramp across the
-    boundary."""
-    cover = cv2.addWeighted(sdf_mm, -px_per_mm, sdf_mm, 0.0, 0.5)
-    out = f32(cover)
-    return np.clip(out, 0.0, 1.0, out=out)
-
-
-def _edge_frame(edge: str, position: float, w_mm: float, h_mm: float) -> tuple[NDArray[np.float64], ...]:
-    """Grip point (mm, card plane), unit direction along the edge and unit inward normal."""
-    frames = {
-        "top": ((position * w_mm, 0.0), (1.0, 0.0), (0.0, 1.0)),
-        "bottom": ((position * w_mm, h_mm), (1.0, 0.0), (0.0, -1.0)),
-        "left": ((0.0, position * h_mm), (0.0, 1.0), (1.0, 0.0)),
-        "right": ((w_mm, position * h_mm), (0.0, 1.0), (-1.0, 0.0)),
-    }
-    return tuple(np.array(v, dtype=np.float64) for v in frames[edge])
-
-
-def _soft(mask: F32, sigma: float, offset: tuple[float, float]) -> F32:
-    """mask shifted by offset (px) and Gaussian-blurred by sigma (px)."""
-    moved = cv2.warpAffine(mask, np.array([[1, 0, offset[0]], [0, 1, offset[1]]]), mask.shape[::-1])
-    return f32(cv2.GaussianBlur(moved, (0, 0), max(0.3, sigma)) if sigma > 0.3 else moved)
-
-
-def _skin(skin: NDArray[np.float64], shade: F32) -> list[F32]:
-    """Per-channel skin radiance: albedo x shading ** (0.6, 0.85, 1.0), redder where less lit (subsurface)."""
-    return [np.power(shade, np.float32(g)) * np.float32(c) for c, g in zip(skin, (0.6, 0.85, 1.0), strict=True)]
-
-
 @register_op("scene.hand")
 def render_hand(
     params: HandParams, quad: NDArray[np.floating], card_px_per_mm: float, width: int, height: int
@@ -216,7 +125,7 @@ def render_hand(
     h_mm = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2 / ppm
     plane = np.array([[0, 0], [w_mm, 0], [w_mm, h_mm], [0, h_mm]], np.float32)
     homography = cv2.getPerspectiveTransform(plane, q.astype(np.float32))
-    origin, along, inward = _edge_frame(params.edge, params.position, float(w_mm), float(h_mm))
+    origin, along, inward = edge_frame(params.edge, params.position, float(w_mm), float(h_mm))
     local_to_plane = np.array([[along[0], inward[0], origin[0]], [along[1], inward[1], origin[1]], [0, 0, 1]])
     to_frame = homography @ local_to_plane  # hand-local mm (a along the edge, b inward) -> frame px
 
@@ -272,26 +181,26 @@ def render_hand(
     px_per_mm = float(np.sqrt(abs(np.linalg.det(jac)))) / step
 
     # --- shapes: the thumb on the card; fingers, palm, thumb root and forearm: one smooth body behind it ---
-    t_sdf, t_nz, t_along = _capsule(la, lb, tip, base, r_tip, r_base)
-    palm_sdf = _ellipse(la, lb, palm, d, palm_r)
-    finger_sdf = [_capsule(la, lb, s0, s1, r, r * 1.12)[0] for s0, s1, r in fingers]
+    t_sdf, t_nz, t_along = capsule(la, lb, tip, base, r_tip, r_base)
+    palm_sdf = ellipse(la, lb, palm, d, palm_r)
+    finger_sdf = [capsule(la, lb, s0, s1, r, r * 1.12)[0] for s0, s1, r in fingers]
     body = palm_sdf
     for part in [
         *finger_sdf,
-        _capsule(la, lb, tip - d * 32.0, base, 0.55 * thumb_w, r_base * 1.1)[0],
-        _capsule(la, lb, palm, arm_end, 31.0, 36.0)[0],
+        capsule(la, lb, tip - d * 32.0, base, 0.55 * thumb_w, r_base * 1.1)[0],
+        capsule(la, lb, palm, arm_end, 31.0, 36.0)[0],
     ]:
-        body = _smooth_min(body, part, 7.0)
+        body = smooth_min(body, part, 7.0)
     t_sdf[~valid] = 1e3
     body[~valid] = 1e3
     card = np.zeros((gh, gw), np.uint8)
     cv2.fillPoly(card, [np.round((q - [x0, y0]) / step * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
     fade = np.clip((np.float32(1.0) - t_along) * np.float32(5.0), 0.0, 1.0)  # the thumb melts into its root
-    thumb_a = _coverage(t_sdf, px_per_mm) * fade
-    behind_a = _coverage(body, px_per_mm) * (np.float32(1.0) - card.astype(np.float32) / np.float32(255))
+    thumb_a = coverage(t_sdf, px_per_mm) * fade
+    behind_a = coverage(body, px_per_mm) * (np.float32(1.0) - card.astype(np.float32) / np.float32(255))
 
     # --- shading ---
-    light = _Light(rng)
+    light = Light(rng)
     skin = np.asarray(params.skin_albedo, np.float64)
     mottle = cv2.resize(
         rng.normal(1.0, 0.05, (max(2, gh // 6), max(2, gw // 6))).astype(np.float32),
@@ -299,11 +208,11 @@ def render_hand(
         interpolation=cv2.INTER_CUBIC,
     )
     soft_px = 0.3 * px_per_mm  # light diffusing under the skin softens the shading
-    b_nz = _rounded_profile(body, 8.0)
-    t_shade = cv2.GaussianBlur(light.shade(t_nz, *_outward(t_sdf)), (0, 0), soft_px) * mottle
-    b_shade = cv2.GaussianBlur(light.shade(b_nz, *_outward(body)), (0, 0), soft_px) * mottle
+    b_nz = rounded_profile(body, 8.0)
+    t_shade = cv2.GaussianBlur(light.shade(t_nz, *outward(t_sdf)), (0, 0), soft_px) * mottle
+    b_shade = cv2.GaussianBlur(light.shade(b_nz, *outward(body)), (0, 0), soft_px) * mottle
     off_px = -light.dir[:2] / light.dir[2] * px_per_mm  # shadow shift per mm of height, grid px
-    b_shade *= np.float32(1.0) - np.float32(0.4) * _soft(thumb_a, 2.0 * px_per_mm, tuple(off_px * 5.0))
+    b_shade *= np.float32(1.0) - np.float32(0.4) * soft(thumb_a, 2.0 * px_per_mm, tuple(off_px * 5.0))
     for f_i, f_j in itertools.pairwise(finger_sdf):  # the clefts between neighbouring fingers
         cleft = np.exp(-(((f_i - f_j) / np.float32(0.8)) ** 2)) * np.clip(palm_sdf * np.float32(0.25), 0.0, 1.0)
         b_shade *= np.float32(1.0) - np.float32(0.4) * cleft * (np.maximum(f_i, f_j) < 1.5)
@@ -317,7 +226,7 @@ def render_hand(
     qx = np.abs(along - np.float32(0.1 * thumb_w)) - np.float32(half_len - corner)
     qy = np.abs(cross) - np.float32(half_w - corner)
     nail_sdf = np.sqrt(np.maximum(qx, 0) ** 2 + np.maximum(qy, 0) ** 2) + np.minimum(np.maximum(qx, qy), 0)
-    nail = _coverage(nail_sdf - np.float32(corner), px_per_mm) * thumb_a
+    nail = coverage(nail_sdf - np.float32(corner), px_per_mm) * thumb_a
     free_edge = (
         np.clip((np.float32(-0.26 * thumb_w + rng.uniform(0.3, 1.8)) - along) * np.float32(px_per_mm), 0.0, 1.0) * nail
     )
@@ -325,21 +234,19 @@ def render_hand(
     gloss = np.float32(0.12) * np.exp(-(((cross / np.float32(half_w)) - np.float32(0.35)) ** 2 / np.float32(0.04)))
     nail_col = 0.6 * skin + 0.4 * np.array([0.60, 0.47, 0.44])
     tint = [np.float32(1.0) + nail * np.float32(n / s - 1.0) for n, s in zip(nail_col, skin, strict=True)]
-    t_rgb = [c * k for c, k in zip(_skin(skin, t_shade), tint, strict=True)]
+    t_rgb = [c * k for c, k in zip(skin_radiance(skin, t_shade), tint, strict=True)]
     for c, white in enumerate((0.70, 0.68, 0.62)):
         t_rgb[c] += free_edge * (np.float32(white) * t_shade - t_rgb[c])
         t_rgb[c] *= np.float32(1.0) - np.float32(0.3) * cuticle
         t_rgb[c] += gloss * nail * t_shade
-    b_rgb = _skin(skin, b_shade)
+    b_rgb = skin_radiance(skin, b_shade)
 
     # colour, shading and shadows live on the coarse grid (smooth); edges come from the distance fields, which
     # interpolate exactly enough to give crisp anti-aliased silhouettes at full resolution.
-    mix = _coverage(t_sdf - np.float32(1.5 / px_per_mm), px_per_mm) * fade  # thumb colour reaching past its edge
+    mix = coverage(t_sdf - np.float32(1.5 / px_per_mm), px_per_mm) * fade  # thumb colour reaching past its edge
     planes = [b + (t - b) * mix for t, b in zip(t_rgb, b_rgb, strict=True)]
-    cast = np.float32(1.0) - np.float32(0.55) * _soft(
-        thumb_a, 0.12 * thumb_w * px_per_mm, tuple(off_px * 0.3 * thumb_w)
-    )
-    cast *= np.float32(1.0) - np.float32(0.2) * _soft(behind_a, 6.0 * px_per_mm, tuple(off_px * 25.0))
+    cast = np.float32(1.0) - np.float32(0.55) * soft(thumb_a, 0.12 * thumb_w * px_per_mm, tuple(off_px * 0.3 * thumb_w))
+    cast *= np.float32(1.0) - np.float32(0.2) * soft(behind_a, 6.0 * px_per_mm, tuple(off_px * 25.0))
     # full resolution only where the hand or its shadow is
     bx, by, bw, bh = cv2.boundingRect(((thumb_a > 0) | (behind_a > 0) | (cast < 0.999)).astype(np.uint8))
     if bw == 0 or bh == 0:
@@ -364,9 +271,9 @@ def render_hand(
     ppm_full = px_per_mm * step
     card_full = np.zeros((out_h, out_w), np.uint8)
     cv2.fillPoly(card_full, [np.round((q - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
-    hand_a = _coverage(full(body), ppm_full)  # the body, hidden where the card is in front of it
+    hand_a = coverage(full(body), ppm_full)  # the body, hidden where the card is in front of it
     hand_a *= cv2.multiply(card_full, -1 / 255, dtype=cv2.CV_32F) + np.float32(1.0)
-    np.maximum(hand_a, _coverage(full(t_sdf), ppm_full), out=hand_a)  # the thumb's root lies inside the body
+    np.maximum(hand_a, coverage(full(t_sdf), ppm_full), out=hand_a)  # the thumb's root lies inside the body
     rgb[y0:y1, x0:x1] = full(np.clip(cv2.merge(planes), 0.0, 1.0))
     alpha[y0:y1, x0:x1] = hand_a
     shadow[y0:y1, x0:x1] = full(np.clip(cast, 0.0, 1.0))

@@ -8,7 +8,7 @@ import numpy as np
 
 from capture_sim.geometry import CARD_HEIGHT_MM, CARD_WIDTH_MM, Pose
 from capture_sim.lighting import LightParams, blinn_phong, ovd_diffraction, surface_geometry
-from capture_sim.planes import PlaneSamples, Roi, rounded_rect_coverage, sample_grid
+from capture_sim.planes import PlaneSamples, Roi, rect_coverage, rounded_rect_coverage, sample_grid
 
 _POSE = Pose(0.0, 5.0, 0.0, 0.0, 0.0, 120.0)
 _LIGHT = LightParams(azimuth_deg=-90.0, elevation_deg=6.0, direct=1.0, ambient=0.3, color_k=6500.0)
@@ -73,7 +73,17 @@ def _grid() -> None:
     assert np.all(np.diff(out[20]) >= 0)
 
 
+def _rect() -> None:
+    cover = rect_coverage(_samples(), 0.0, 0.0, 10.0, 6.0)
+    assert cover.shape == (41, 57)
+    assert cover.dtype == np.float32
+    assert cover[20, 28] == 1.0
+    assert cover[0, 0] == 0.0
+    assert np.any((cover > 0) & (cover < 1))  # anti-aliased edge
+
+
 CASES: dict[str, Callable[[], None]] = {
+    "planes.rect_coverage": _rect,
     "lighting.blinn_phong": _blinn_phong,
     "lighting.ovd_diffraction": _ovd,
     "planes.rounded_rect_coverage": _coverage,
