@@ -101,6 +101,7 @@ def _density_lut() -> FloatArray:
 
 
 def float_lut(values: F64) -> FloatArray:
+    """256 values as a float32 (1, 256) lookup table for cv2.LUT."""
     return np.asarray(values, dtype=np.float32).reshape(1, 256)
 
 

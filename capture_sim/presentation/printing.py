@@ -5,16 +5,17 @@ relative to the top-left corner of the printed card image (the card occupies [0,
 it the sheet is bare paper). Halftone moire is not painted here: it appears when the camera samples the print.
 
 Physics
-- Separation (a calibrated driver): linear reflectance relative to paper -> channel densities -> solid-ink
-  amounts by the masking equations, full grey-component replacement into K, 280 % total area limit; amounts
-  become dot areas through the Yule-Nielsen inverse. Grey copy: luminance -> K only. Contone: dye amounts.
+- Separation (a calibrated driver; inks.py): linear reflectance relative to paper -> channel densities ->
+  solid-ink amounts by the masking equations, full grey-component replacement into K, 280 % total area limit;
+  amounts become dot areas through the Yule-Nielsen inverse. Grey copy: luminance -> K only. Contone: dye
+  amounts.
 - Mechanical dot gain a + g sin(pi a) on top, not compensated by the driver (halftone.mechanical_dot_gain).
 - Screens (halftone.py): AM rotated round dots at C 15, M 75, Y 0, K 45 degrees by default, FM blue noise;
   dot edges prefiltered at the sample footprint.
-- Inks are imperfect filters: a solid ink has a linear-RGB double-pass transmittance t (cyan absorbs red
-  strongly and some green, magenta green and some blue, yellow blue, black all). Overlapping inks multiply (a
-  Neugebauer model with independent screens), which gives the reduced gamut of a print; `ink_density` scales
-  absorbance, t -> t ** density.
+- Inks are imperfect filters (inks.py): a solid ink has a linear-RGB double-pass transmittance t (cyan absorbs
+  red strongly and some green, magenta green and some blue, yellow blue, black all). Overlapping inks multiply
+  (a Neugebauer model with independent screens), which gives the reduced gamut of a print; `ink_density`
+  scales absorbance, t -> t ** density.
 - Optical dot gain, physically: R = paper * T * (G_sigma * T), T the single-pass transmittance of the ink
   layer, G_sigma the lateral light spread in paper (paper.py), sigma calibrated so that a 50 % screen shows
   the requested Yule-Nielsen n. Where a sample cannot resolve the screen, its ink fraction a enters through
@@ -35,14 +36,7 @@ from numpy.typing import NDArray
 
 from capture_sim.geometry import CARD_HEIGHT_MM, CARD_WIDTH_MM
 from capture_sim.ops import register_op
-from capture_sim.presentation.halftone import (
-    LEVELS,
-    Footprint,
-    am_ink,
-    am_luts,
-    fm_ink,
-    fm_luts,
-)
+from capture_sim.presentation.halftone import LEVELS, Footprint, am_ink, am_luts, fm_ink, fm_luts
 from capture_sim.presentation.inks import COPIER_TONER as COPIER_TONER
 from capture_sim.presentation.inks import DYE_INKS as DYE_INKS
 from capture_sim.presentation.inks import PIGMENT_INKS as PIGMENT_INKS
