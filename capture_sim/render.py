@@ -248,7 +248,8 @@ def _draw_screen(
     rect_px = [(v + o) * ppmm for v, o in ((device.x0, ax), (device.y0, ay), (device.x1, ax), (device.y1, ay))]
     spec_s = sample_grid(spec, pixels, *rect_px)
     diff_s = sample_grid(diffuse, pixels, *rect_px)
-    surface_albedo = np.where(in_active > 0.5, 0.01 + 0.03 * panel.matte_haze, 0.04).astype(np.float32)
+    glass_albedo = np.float32(0.01 + 0.03 * panel.matte_haze)  # diffuse reflectance over the active area
+    surface_albedo = np.float32(0.04) + (glass_albedo - np.float32(0.04)) * in_active  # bezel: 0.04
     reflected = surface_albedo * diff_s + spec_s
     emission += reflected[..., None] * scene.light.rgb  # emission is 0 outside the active area (the bezel)
     cover = rounded_rect_coverage(h_plane, roi, device.x0, device.y0, device.x1, device.y1, device.corner_mm)

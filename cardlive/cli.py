@@ -50,7 +50,9 @@ def _bench(args: argparse.Namespace) -> int:
     from capture_sim.bench import format_table, run_bench, write_report
 
     sizes = tuple(args.sizes) if args.sizes else ((1280, 720), (1920, 1080))
-    rows = run_bench(pairs=args.pairs, seed=args.seed, sizes=sizes, progress=not args.quiet)
+    rows = run_bench(
+        pairs=args.pairs, seed=args.seed, sizes=sizes, progress=not args.quiet, supersample=args.supersample
+    )
     print(format_table(rows))
     print(f"report: {write_report(rows, args.out)}")
     return 0
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("target", choices=["simulate"], help="what to measure")
     bench.add_argument("--pairs", type=int, default=4, help="pairs rendered per frame size (default 4)")
     bench.add_argument("--seed", type=int, default=1234)
+    bench.add_argument("--supersample", type=int, default=2, help="scene samples per pixel per axis (default 2)")
     bench.add_argument("--sizes", type=_size, nargs="*", default=None, help="frame sizes (default both)")
     bench.add_argument("--out", type=Path, default=Path("build/bench/simulate.json"), help="JSON report path")
     bench.add_argument("--quiet", action="store_true")
