@@ -30,10 +30,25 @@ def card_artwork(template_id: str, identity_seed: int, width_px: int = CARD_TEXT
     return render_card(template_id, identity_seed, width_px)
 
 
+_FOIL_ABSORPTION = 0.35  # the OVD foil's metal layer takes this share of the light reaching the print below
+
+
 @lru_cache(maxsize=12)
 def albedo_linear(template_id: str, identity_seed: int, width_px: int = CARD_TEXTURE_WIDTH) -> FloatArray:
-    """Linear-light albedo of the printed artwork."""
-    return srgb_to_linear(card_artwork(template_id, identity_seed, width_px).rgb)
+    """Linear-light albedo of the printed artwork as seen through the laminate (dimmed under the OVD foil)."""
+    art = card_artwork(template_id, identity_seed, width_px)
+    albedo = srgb_to_linear(art.rgb) * (1.0 - _FOIL_ABSORPTION * art.ovd_mask)[..., None]
+    albedo.flags.writeable = False
+    return albedo
+
+
+@lru_cache(maxsize=12)
+def foil_box(template_id: str, identity_seed: int, width_px: int = CARD_TEXTURE_WIDTH) -> tuple[int, int, int, int]:
+    """Bounding box (y0, y1, x0, x1) of the OVD foil in texels; empty (0, 0, 0, 0) when there is none."""
+    ys, xs = np.nonzero(card_artwork(template_id, identity_seed, width_px).ovd_mask > 0.0)
+    if ys.size == 0:
+        return 0, 0, 0, 0
+    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
 
 
 @dataclass(frozen=True)
@@ -61,10 +76,9 @@ def card_radiance(
     diffuse_level = float(diffuse.mean())
     specular_full = cv2.resize(specular, (w, h), interpolation=cv2.INTER_LINEAR) if with_glare else None
     foil = artwork.ovd_mask
-    radiance = albedo * diffuse_level * (1.0 - 0.35 * foil)[..., None]
-    ys, xs = np.nonzero(foil > 0.0)
-    if ys.size:
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    radiance = albedo * np.float32(diffuse_level)
+    y0, y1, x0, x1 = foil_box(artwork.template_id, artwork.identity_seed, w)
+    if y1 > y0:
         view = np.asarray(cv2.resize(geometry.view, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)[y0:y1, x0:x1]
         view /= np.linalg.norm(view, axis=-1, keepdims=True)
         colours = ovd_diffraction(
@@ -101,9 +115,12 @@ def scan_content(template_id: str, identity_seed: int) -> NDArray[np.uint8]:
     )
     reflectance = rad.radiance / np.float32(rad.diffuse_level)
     reflectance = np.asarray(cv2.GaussianBlur(reflectance, (0, 0), 0.6), dtype=np.float32)
-    return np.round(linear_to_srgb(reflectance) * 255.0).astype(np.uint8)
+    scan = np.round(linear_to_srgb(reflectance) * 255.0).astype(np.uint8)
+    scan.flags.writeable = False  # cached and shared
+    return scan
 
 
+@lru_cache(maxsize=16)
 def photo_content(
     template_id: str, identity_seed: int, pose: Pose, light: LightParams, shininess: float, f0: float
 ) -> NDArray[np.uint8]:
@@ -112,4 +129,6 @@ def photo_content(
     rad = card_radiance(artwork, albedo_linear(template_id, identity_seed), pose, light, shininess, f0)
     exposed = rad.radiance / np.float32(rad.diffuse_level * 1.1)
     exposed = np.asarray(cv2.GaussianBlur(exposed, (0, 0), 1.0), dtype=np.float32)
-    return np.round(linear_to_srgb(exposed) * 255.0).astype(np.uint8)
+    photo = np.round(linear_to_srgb(exposed) * 255.0).astype(np.uint8)
+    photo.flags.writeable = False  # cached and shared
+    return photo

@@ -251,7 +251,8 @@ def _draw_screen(
     glass_albedo = np.float32(0.01 + 0.03 * panel.matte_haze)  # diffuse reflectance over the active area
     surface_albedo = np.float32(0.04) + (glass_albedo - np.float32(0.04)) * in_active  # bezel: 0.04
     reflected = surface_albedo * diff_s + spec_s
-    emission += reflected[..., None] * scene.light.rgb  # emission is 0 outside the active area (the bezel)
+    lit = cv2.merge([reflected * np.float32(c) for c in scene.light.rgb])
+    emission += lit  # emission is 0 outside the active area (the bezel)
     cover = rounded_rect_coverage(h_plane, roi, device.x0, device.y0, device.x1, device.y1, device.corner_mm)
     composite(radiance[roi.slices()], emission, cover)
     return Drawn(roi, spec_s * cover, outline_points(h_plane, device), device.x1 - device.x0)
@@ -293,8 +294,10 @@ def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, po
     diffuse, spec = shading(pose, scene, sheet, CARD_WIDTH_MM, CARD_HEIGHT_MM, shininess, f0)
     diff_s = sample_grid(diffuse, samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
     spec_s = sample_grid(spec, samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
-    layer = (reflect * diff_s[..., None] + spec_s[..., None]) * scene.light.rgb
-    composite(radiance[roi.slices()], layer.astype(np.float32), cover)
+    reflect *= diff_s[..., None]
+    reflect += spec_s[..., None]
+    layer = np.asarray(cv2.multiply(reflect, (*(float(c) for c in scene.light.rgb), 0.0)), dtype=np.float32)
+    composite(radiance[roi.slices()], layer, cover)
     hold = outline_points(h_plane, sheet) if params.sheet == "cut" else None
     return Drawn(roi, spec_s * cover, hold)
 
