@@ -43,25 +43,32 @@ def test_frontal_card_has_the_expected_size() -> None:
     assert q[1, 0] - q[0, 0] == pytest.approx(1000.0 * CARD_WIDTH_MM / 100.0)
 
 
-def _highlight_centre(pose: Pose) -> np.ndarray:
+def _highlight_map(pose: Pose) -> np.ndarray:
     geo = surface_geometry(pose, LIGHT, CARD_WIDTH_MM, CARD_HEIGHT_MM, 171, 108)
     _, spec = blinn_phong(geo, 1.0, 0.3, 800.0, 0.04)
     assert spec.max() > 1.0, "the highlight should be brighter than diffuse white"
+    return spec
+
+
+def _centre(spec: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(spec > 0.5 * spec.max())
     return np.array([xs.mean(), ys.mean()])
 
 
-def test_glare_highlight_moves_when_the_pose_changes() -> None:
-    a = _highlight_centre(Pose(0.0, -8.0, 0.0, 0.0, 0.0, 120.0))
-    b = _highlight_centre(Pose(0.0, -14.0, 0.0, 0.0, 0.0, 120.0))
-    assert np.linalg.norm(a - b) > 5.0  # texels
+POSE_A = Pose(0.0, -8.0, 0.0, 0.0, 0.0, 120.0)
+POSE_B = Pose(0.0, -14.0, 0.0, 0.0, 0.0, 120.0)
 
 
-def test_glare_negative_control_is_static_without_a_view_dependence() -> None:
-    """A Lambertian surface (shininess ~1) has no highlight that could move: the check above needs the BRDF."""
-    geo = surface_geometry(Pose(0.0, -8.0, 0.0, 0.0, 0.0, 120.0), LIGHT, CARD_WIDTH_MM, CARD_HEIGHT_MM, 64, 40)
-    diffuse, _ = blinn_phong(geo, 1.0, 0.3, 800.0, 0.04)
-    assert np.ptp(diffuse) == 0.0
+def test_glare_highlight_moves_on_the_card_when_the_pose_changes() -> None:
+    moved = np.linalg.norm(_centre(_highlight_map(POSE_A)) - _centre(_highlight_map(POSE_B)))
+    assert moved > 5.0  # texels of a 171-texel-wide card grid
+
+
+def test_a_painted_highlight_fails_the_glare_check() -> None:
+    """Negative control: glare baked into the card texture keeps its card position whatever the pose."""
+    painted = _highlight_map(POSE_A)  # what a texture-space glare would show at pose B too
+    moved = np.linalg.norm(_centre(_highlight_map(POSE_A)) - _centre(painted))
+    assert not moved > 5.0
 
 
 def _ovd_hue(pose: Pose) -> np.ndarray:
