@@ -1,0 +1,94 @@
+"""Training data for the recapture model: mosaics (the model input) with labels and species.
+
+Two sources, both deterministic: a folder with index.jsonl (`cardlive simulate` output or a user's captures),
+preprocessed once into memory; or the simulator on the fly (capture `index` of a SimConfig renders the same bytes
+in any worker process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from capture_sim.capture import SimConfig, render_capture
+from cardlive.errors import InputError
+from edge_models.datasets import CaptureRecord, read_index_folder
+from edge_models.images import load_rgb
+from edge_models.models.recapture import LABELS
+from edge_models.mosaic import RECAPTURE_SPEC, build_mosaic
+from edge_models.preprocess import InputSpec
+
+
+@dataclass(frozen=True)
+class Sample:
+    mosaic: NDArray[np.uint8]  # (H, W, 3)
+    label: int  # index into LABELS
+    species: str
+    group: str
+
+
+def _item(sample: Sample) -> tuple[torch.Tensor, int]:
+    return torch.from_numpy(np.ascontiguousarray(sample.mosaic)), sample.label
+
+
+class FolderMosaics(Dataset[tuple[torch.Tensor, int]]):
+    """Every single-frame capture with a quad in a folder's index.jsonl, preprocessed into mosaics in memory."""
+
+    def __init__(self, folder: Path, spec: InputSpec = RECAPTURE_SPEC, progress: bool = True) -> None:
+        records = [r for r in read_index_folder(folder) if isinstance(r, CaptureRecord)]
+        usable = [r for r in records if r.quad is not None]
+        if not usable:
+            raise InputError(f"{folder} holds no single-frame captures with a card quad to train on")
+        self.samples = [
+            Sample(build_mosaic(load_rgb(r.path), np.asarray(r.quad), spec), LABELS.index(r.label), r.species, r.group)
+            for r in tqdm(usable, desc="preprocess", unit="capture", disable=not progress)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return _item(self.samples[index])
+
+    @property
+    def species(self) -> list[str]:
+        return [s.species for s in self.samples]
+
+    @property
+    def groups(self) -> list[str]:
+        return [s.group for s in self.samples]
+
+
+class SimulatedMosaics(Dataset[tuple[torch.Tensor, int]]):
+    """Captures rendered on demand: item i is capture i of `config` (safe in DataLoader worker processes)."""
+
+    def __init__(self, config: SimConfig, n: int, spec: InputSpec = RECAPTURE_SPEC) -> None:
+        self.config, self.n, self.spec = config, n, spec
+
+    def __len__(self) -> int:
+        return self.n
+
+    def sample(self, index: int) -> Sample:
+        cv2.setNumThreads(1)
+        capture = render_capture(self.config, index)
+        frame = capture.frames[0]
+        mosaic = build_mosaic(frame.rgb, frame.quad, self.spec)
+        return Sample(mosaic, LABELS.index(capture.label), capture.species, f"pair-{capture.pair_id}")
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return _item(self.sample(index))
+
+
+def subset(dataset: FolderMosaics, indices: Sequence[int]) -> FolderMosaics:
+    """A FolderMosaics view holding only `indices` (keeps species and groups)."""
+    view = FolderMosaics.__new__(FolderMosaics)
+    view.samples = [dataset.samples[i] for i in indices]
+    return view
