@@ -71,9 +71,48 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_fraction=args.val_fraction,
         workers=args.workers,
+        excluded_species=tuple(s for s in args.exclude_species.split(",") if s),
     )
     weights = train(config, resume=args.resume, progress=not args.quiet)
     print(f"weights: {weights}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from edge_models.evaluate import evaluate
+
+    result = evaluate(args.model, args.data, args.protocol, args.report, progress=not args.quiet)
+    pad = result["pad"]
+    print(f"{result['protocol']}: {result['n']} captures, accuracy {result['accuracy']:.3f}")
+    print(
+        f"EER {pad['eer']:.4f}  BPCER10 {pad['bpcer10']:.4f}  BPCER20 {pad['bpcer20']:.4f}  "
+        f"BPCER100 {pad['bpcer100']:.4f}  AVRank {pad['av_rank']:.4f}"
+    )
+    print(
+        f"worst APCER {pad['worst_apcer']:.4f} ({pad['worst_species']}) and BPCER {pad['bpcer']:.4f} "
+        f"at threshold {pad['threshold']:.4f}"
+    )
+    print(f"report: {args.report / 'report.json'}, DET curves: {args.report / 'det.png'}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    import json
+
+    from edge_models.scorer import read_quads, score_images
+    from edge_models.weights import load_weights
+
+    loaded = load_weights(args.model) if args.model else load_weights()
+    quads = read_quads(args.quads) if args.quads else {}
+    for result in score_images(loaded, args.images, quads):
+        if args.json:
+            print(json.dumps(result))
+        else:
+            p = result["probabilities"]
+            print(
+                f"{result['path']}: {result['decision']} (P attack {result['attack_score']:.3f}; genuine "
+                f"{p['genuine']:.3f}, screen {p['screen']:.3f}, print {p['print']:.3f})"
+            )
     return 0
 
 
@@ -157,8 +196,35 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--val-fraction", type=float, default=0.15, help="share of pairs/groups held out for validation")
     tr.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    tr.add_argument("--exclude-species", default="", help="comma-separated attack families to leave out of training")
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(handler=_train)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="ISO/IEC 30107-3 metrics of a trained model on a labelled folder",
+        description="Evaluate a trained recapture model: APCER per species and the worst, BPCER, BPCER10/20/100, "
+        "EER, AVRank, confusion matrix; writes REPORT/report.json and REPORT/det.png.",
+    )
+    ev.add_argument("--model", type=Path, required=True, help="weights file (its .json card must sit beside it)")
+    ev.add_argument("--data", type=Path, required=True, help="folder with index.jsonl")
+    ev.add_argument("--protocol", choices=["in-dist", "leave-family-out"], default="in-dist")
+    ev.add_argument("--report", type=Path, default=Path("build/eval"))
+    ev.add_argument("--quiet", action="store_true")
+    ev.set_defaults(handler=_evaluate)
+
+    sc = sub.add_parser(
+        "score",
+        help="the reference scorer: probabilities and decision per image",
+        description="Score images with the fp32 reference model: one line (or JSON line with --json) per image "
+        "with P(genuine/screen/print), P(attack) = 1 - P(genuine), the decision at the stored operating threshold "
+        'and the quad used. Quads come from --quads rows {"path": ..., "quad": [[x, y] x 4]}.',
+    )
+    sc.add_argument("images", type=Path, nargs="+")
+    sc.add_argument("--quads", type=Path, help="JSONL with a quad per image path")
+    sc.add_argument("--model", type=Path, default=None, help="weights file (default: the committed recapture weights)")
+    sc.add_argument("--json", action="store_true")
+    sc.set_defaults(handler=_score)
 
     rel = sub.add_parser(
         "release",

@@ -45,6 +45,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.15
     workers: int = 0
+    excluded_species: tuple[str, ...] = ()  # attack families left out of training (leave-family-out protocol)
 
 
 def _distributed() -> tuple[int, int]:
@@ -112,6 +113,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
     if not config.data:
         raise InputError("--data is required: a folder with index.jsonl (e.g. from `cardlive simulate`)")
     full = FolderMosaics(Path(config.data), progress=progress and rank == 0)
+    if config.excluded_species:
+        full = subset(full, [i for i, s in enumerate(full.species) if s not in config.excluded_species])
     train_set, val_set = _split(full, config)
     model = create_model(config.model)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)

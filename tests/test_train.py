@@ -11,18 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from capture_sim.capture import SimConfig
-from capture_sim.dataset import simulate
 from cardlive.cli import main
 from cardlive.errors import InputError
 from edge_models.train import TrainConfig, train
-
-
-@pytest.fixture(scope="module")
-def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny") / "set"
-    simulate(folder, 9, SimConfig(seed=5), workers=2, progress=False)
-    return folder
 
 
 def _config(data: Path, out: Path, **kw: object) -> TrainConfig:
