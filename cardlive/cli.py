@@ -11,6 +11,7 @@ from cardlive import __version__
 from cardlive.errors import CardliveError, ParameterError
 
 Handler = Callable[[argparse.Namespace], int]
+DEFAULT_BENCH_OUT = Path("build/bench/simulate.json")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -45,6 +46,14 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.target == "models":
+        from edge_models.bench import format_model_table, run_model_bench, write_model_report
+
+        model_rows = run_model_bench()
+        print(format_model_table(model_rows))
+        out = args.out if args.out != DEFAULT_BENCH_OUT else Path("build/bench/models.json")
+        print(f"report: {write_model_report(model_rows, out)}")
+        return 0
     if args.target != "simulate":
         raise ParameterError(f"unknown benchmark {args.target!r}")
     from capture_sim.bench import format_table, run_bench, write_report
@@ -167,14 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="measure speed; writes JSON and prints a table",
         description="Benchmarks. 'simulate': captures per second per core for each class at "
-        "1280x720 and 1920x1080, against a plain OpenCV warp+JPEG baseline in the same run.",
+        "1280x720 and 1920x1080, against a plain OpenCV warp+JPEG baseline in the same run. 'models': single-thread "
+        "PyTorch latency per frame / per sequence and the preprocessing time.",
     )
-    bench.add_argument("target", choices=["simulate"], help="what to measure")
+    bench.add_argument("target", choices=["simulate", "models"], help="what to measure")
     bench.add_argument("--pairs", type=int, default=4, help="pairs rendered per frame size (default 4)")
     bench.add_argument("--seed", type=int, default=1234)
     bench.add_argument("--supersample", type=int, default=2, help="scene samples per pixel per axis (default 2)")
     bench.add_argument("--sizes", type=_size, nargs="*", default=None, help="frame sizes (default both)")
-    bench.add_argument("--out", type=Path, default=Path("build/bench/simulate.json"), help="JSON report path")
+    bench.add_argument("--out", type=Path, default=DEFAULT_BENCH_OUT, help="JSON report path")
     bench.add_argument("--quiet", action="store_true")
     bench.set_defaults(handler=_bench)
 

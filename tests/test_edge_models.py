@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +120,15 @@ def test_baseline_ignores_pixels_outside_the_mask_and_rejects_bad_input() -> Non
         ovd_baseline(_sequence(True)[:1])
     with pytest.raises(ParameterError):
         ovd_baseline(_sequence(True).astype(np.float32))  # type: ignore[arg-type]
+
+
+def test_model_bench_reports_every_model_and_the_preprocessing(tmp_path: Path) -> None:
+    from edge_models.bench import format_model_table, run_model_bench, write_model_report
+
+    rows = run_model_bench(repeats=2)
+    assert [r.name for r in rows] == [*list_models(), "preprocess+mosaic"]
+    assert all(r.median_ms > 0 for r in rows)
+    report = json.loads(write_model_report(rows, tmp_path / "m.json").read_text())
+    assert report["threads"] == 1
+    assert len(report["rows"]) == len(rows)
+    assert "median ms" in format_model_table(rows)
