@@ -92,7 +92,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     result = evaluate(args.model, args.data, args.protocol, args.report, progress=not args.quiet)
     pad = result["pad"]
-    print(f"{result['protocol']}: {result['n']} captures, accuracy {result['accuracy']:.3f}")
+    accuracy = f", accuracy {result['accuracy']:.3f}" if "accuracy" in result else ""
+    print(f"{result['model']} {result['protocol']}: {result['n']} captures{accuracy}")
     print(
         f"EER {pad['eer']:.4f}  BPCER10 {pad['bpcer10']:.4f}  BPCER20 {pad['bpcer20']:.4f}  "
         f"BPCER100 {pad['bpcer100']:.4f}  AVRank {pad['av_rank']:.4f}"

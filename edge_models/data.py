@@ -7,9 +7,11 @@ in any worker process).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -87,8 +89,11 @@ class SimulatedMosaics(Dataset[tuple[torch.Tensor, int]]):
         return _item(self.sample(index))
 
 
-def subset(dataset: FolderMosaics, indices: Sequence[int]) -> FolderMosaics:
-    """A FolderMosaics view holding only `indices` (keeps species and groups)."""
-    view = FolderMosaics.__new__(FolderMosaics)
-    view.samples = [dataset.samples[i] for i in indices]
+D = TypeVar("D")
+
+
+def subset(dataset: D, indices: Sequence[int]) -> D:
+    """A copy of an in-memory dataset (anything with a `samples` list) holding only `indices`."""
+    view = copy.copy(dataset)
+    view.samples = [dataset.samples[i] for i in indices]  # type: ignore[attr-defined]
     return view

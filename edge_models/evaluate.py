@@ -1,4 +1,4 @@
-"""`cardlive evaluate`: ISO/IEC 30107-3 metrics of a trained recapture model on a labelled folder.
+"""`cardlive evaluate`: ISO/IEC 30107-3 metrics of a trained model (recapture or ovd) on a labelled folder.
 
 Writes REPORT/report.json (every number), REPORT/det.png (DET curves: worst species, pooled, each species) and
 REPORT/confusion.json. Protocols: `in-dist` evaluates every capture; `leave-family-out` keeps the genuine captures
@@ -15,10 +15,11 @@ import numpy as np
 
 from cardlive.errors import InputError, OutputError
 from edge_models import metrics
-from edge_models.data import FolderMosaics, subset
+from edge_models.data import subset
 from edge_models.det_plot import plot_det
 from edge_models.models.recapture import LABELS
-from edge_models.train import attack_scores, predict
+from edge_models.tasks import TASKS, attack_scores_of
+from edge_models.train import predict
 from edge_models.weights import load_weights
 
 PROTOCOLS = ("in-dist", "leave-family-out")
@@ -28,7 +29,8 @@ def evaluate(weights: Path, data: Path, protocol: str, report_dir: Path, progres
     if protocol not in PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r}; expected one of {list(PROTOCOLS)}")
     loaded = load_weights(weights)
-    dataset = FolderMosaics(data, loaded.spec, progress=progress)
+    task = TASKS[loaded.name]
+    dataset = task.load(data, progress)
     if protocol == "leave-family-out":
         held_out = set(loaded.card["config"].get("excluded_species", []))
         if not held_out:
@@ -40,12 +42,16 @@ def evaluate(weights: Path, data: Path, protocol: str, report_dir: Path, progres
     species = dataset.species
     if "genuine" not in species or all(s == "genuine" for s in species):
         raise InputError(f"{data} needs both genuine and attack captures for this protocol")
-    probs = predict(loaded.model, dataset)
-    scores = attack_scores(probs)
+    scores = attack_scores_of(task, loaded.model, dataset)
     report = metrics.pad_report(scores, species, loaded.threshold)
-    truth = [LABELS[s.label] for s in dataset.samples]
-    predicted = [LABELS[int(i)] for i in probs.argmax(axis=1)]
-    confusion = metrics.confusion_matrix(truth, predicted, LABELS)
+    extra: dict[str, Any] = {}
+    if loaded.name == "recapture":
+        probs = predict(loaded.model, dataset)
+        truth = [LABELS[s.label] for s in dataset.samples]
+        predicted = [LABELS[int(i)] for i in probs.argmax(axis=1)]
+        extra["confusion"] = metrics.confusion_matrix(truth, predicted, LABELS).tolist()
+        extra["labels"] = list(LABELS)
+        extra["accuracy"] = float(np.mean(np.array(truth) == np.array(predicted)))
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -57,16 +63,15 @@ def evaluate(weights: Path, data: Path, protocol: str, report_dir: Path, progres
     for name in sorted(set(species) - {"genuine"}):
         mask = np.array([s in ("genuine", name) for s in species])
         curves[name] = metrics.det_curve(scores[mask], [s for s, m in zip(species, mask, strict=True) if m])
-    plot_det(curves, report_dir / "det.png", title=f"recapture, {protocol}, {len(species)} captures")
+    plot_det(curves, report_dir / "det.png", title=f"{loaded.name}, {protocol}, {len(species)} captures")
     result = {
+        "model": loaded.name,
         "protocol": protocol,
         "weights": str(weights),
         "data": str(data),
         "n": len(species),
         "pad": json.loads(report.to_json()),
-        "labels": list(LABELS),
-        "confusion": confusion.tolist(),
-        "accuracy": float(np.mean(np.array(truth) == np.array(predicted))),
+        **extra,
     }
     (report_dir / "report.json").write_text(json.dumps(result, indent=2))
     return result

@@ -22,13 +22,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
-from cardlive.errors import InputError, NotBuiltError, OutputError
+from cardlive.errors import InputError, OutputError
 from edge_models import metrics
-from edge_models.data import FolderMosaics, subset
+from edge_models.data import subset
 from edge_models.datasets import split_by_group
 from edge_models.models import create_model
 from edge_models.models.recapture import LABELS
-from edge_models.mosaic import RECAPTURE_SPEC
+from edge_models.tasks import TASKS, attack_scores_of
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -61,7 +61,7 @@ class _Indexed:
     group: str
 
 
-def _split(dataset: FolderMosaics, config: TrainConfig) -> tuple[FolderMosaics, FolderMosaics | None]:
+def _split(dataset: Any, config: TrainConfig) -> tuple[Any, Any]:
     if config.val_fraction <= 0:
         return dataset, None
     indexed = [_Indexed(i, s.group) for i, s in enumerate(dataset.samples)]
@@ -99,8 +99,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
     `stop_after` ends the run after that many epochs (counted from the start of training), as an interruption would;
     `resume` then continues it from the checkpoint.
     """
-    if config.model != "recapture":
-        raise NotBuiltError(f"training '{config.model}' is not built yet; only 'recapture' can be trained")
+    if config.model not in TASKS:
+        raise InputError(f"no training task for model {config.model!r}; expected one of {sorted(TASKS)}")
+    task = TASKS[config.model]
     rank, world = _distributed()
     out = Path(config.out)
     if rank == 0:
@@ -112,7 +113,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
     torch.use_deterministic_algorithms(True)
     if not config.data:
         raise InputError("--data is required: a folder with index.jsonl (e.g. from `cardlive simulate`)")
-    full = FolderMosaics(Path(config.data), progress=progress and rank == 0)
+    full = task.load(Path(config.data), progress and rank == 0)
     if config.excluded_species:
         full = subset(full, [i for i, s in enumerate(full.species) if s not in config.excluded_species])
     train_set, val_set = _split(full, config)
@@ -145,15 +146,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
         net.train()
         total, seen = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not progress or rank)
-        for x, y in bar:
+        for batch in bar:
             optimiser.zero_grad()
-            # Probabilities come out of the graph (the exported contract); train on their log.
-            loss = nn.functional.nll_loss(torch.log(net(x.float()).clamp_min(1e-7)), y)
+            loss = task.loss(net, list(batch))
             loss.backward()
             optimiser.step()
             schedule.step()
-            total += loss.item() * len(y)
-            seen += len(y)
+            total += loss.item() * len(batch[0])
+            seen += len(batch[0])
             bar.set_postfix(loss=f"{total / seen:.4f}")
         record = {"epoch": epoch + 1, "train_loss": total / max(seen, 1)}
         if rank == 0:
@@ -177,12 +177,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             "model": config.model,
             "config": asdict(config),
             "history": history,
-            "spec": json.loads(RECAPTURE_SPEC.to_json()),
-            "labels": list(LABELS),
+            "spec": json.loads(task.spec.to_json()),
+            "labels": list(LABELS) if config.model == "recapture" else ["frozen_ovd", "real_ovd"],
             "command": " ".join(sys.argv),
         }
         if val_set is not None and len(val_set):
-            scores = attack_scores(predict(model, val_set))
+            scores = attack_scores_of(task, model, val_set)
             card["validation"] = {
                 "n": len(val_set),
                 "operating_thresholds": metrics.operating_thresholds(scores, val_set.species),

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from cardlive.cli import main
 from cardlive.errors import InputError
 from edge_models.train import TrainConfig, train
 
@@ -59,10 +58,22 @@ def test_train_writes_a_card_with_thresholds(tiny_set: Path, tmp_path: Path) -> 
     assert set(card["validation"]["operating_thresholds"]) == {"apcer_0.01", "apcer_0.05"}
 
 
-def test_cli_names_what_is_not_built(tiny_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["train", "--model", "ovd", "--data", str(tiny_set), "--out", str(tmp_path), "--quiet"])
-    assert code == 6
-    assert "not built yet" in capsys.readouterr().err
+def test_ovd_trains_on_tilt_sequences_and_writes_glare_aware_weights(tmp_path: Path) -> None:
+    from capture_sim.capture import SimConfig
+    from capture_sim.dataset import simulate
+
+    data = tmp_path / "seq"
+    simulate(data, 4, SimConfig(seed=8, species=("genuine", "laser_am"), frames=3), progress=False)
+    weights = train(_config(data, tmp_path / "ovd", model="ovd", epochs=1, batch_size=2), progress=False)
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert card["model"] == "ovd"
+    assert card["spec"]["global_size"] == [128, 80]
+    assert card["history"][0]["train_loss"] > 0
+
+
+def test_training_refuses_a_folder_without_what_the_model_needs(tiny_set: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no tilt sequences"):
+        train(_config(tiny_set, tmp_path, model="ovd", epochs=1), progress=False)
 
 
 @pytest.mark.slow

@@ -1,0 +1,112 @@
+"""Training data for the `ovd` model: tilt sequences as aligned card crops, with per-frame glare targets.
+
+Each frame is rectified to the card with the preprocessing contract's global-view warp (`OVD_SPEC`: 128 x 80, no
+margin), so the OVD sits at the same place in every frame; the glare mask is warped the same way and pooled to the
+model's glare-map grid. Labels: 1 for a genuine card, 0 for prints and screens that show a static image. Screen
+replays of a *video* of the tilted card are left out: their hologram does change, and catching them is the
+recapture model's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from cardlive.errors import InputError
+from edge_models.datasets import SequenceRecord, read_index_folder
+from edge_models.images import load_rgb
+from edge_models.models.ovd import SequenceLayout
+from edge_models.preprocess import InputSpec, global_view
+
+OVD_SPEC = InputSpec(global_size=(128, 80), global_margin_mm=0.0)
+GLARE_CELL = 8  # the ovd model's glare map is 1/8 of the crop in each direction
+
+
+@dataclass(frozen=True)
+class SequenceSample:
+    frames: NDArray[np.uint8]  # (T, H, W, 3)
+    glare: NDArray[np.float32]  # (T, H / 8, W / 8) glare coverage per cell
+    label: float  # 1 = a real OVD, 0 = a frozen one
+    species: str
+    group: str
+
+
+def frame_indices(available: int, wanted: int) -> list[int]:
+    """`wanted` frame indices spread evenly over `available` frames (repeating frames when there are fewer)."""
+    return [min(available - 1, round(i * (available - 1) / max(wanted - 1, 1))) for i in range(wanted)]
+
+
+def align_sequence(
+    frames: list[NDArray[np.uint8]],
+    quads: list[NDArray[np.float64]],
+    glare_masks: list[NDArray[np.uint8]] | None,
+    spec: InputSpec = OVD_SPEC,
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+    """Rectified crops (T, h, w, 3) and pooled glare coverage (T, h/8, w/8)."""
+    crops = np.stack([global_view(f, q, spec) for f, q in zip(frames, quads, strict=True)])
+    w, h = spec.global_size
+    glare = np.zeros((len(frames), h // GLARE_CELL, w // GLARE_CELL), np.float32)
+    if glare_masks is not None:
+        for t, (mask, quad) in enumerate(zip(glare_masks, quads, strict=True)):
+            rgb = np.repeat(mask[..., None], 3, axis=2)
+            warped = global_view(rgb, quad, spec)[..., 0].astype(np.float32) / 255.0
+            glare[t] = cv2.resize(warped, (w // GLARE_CELL, h // GLARE_CELL), interpolation=cv2.INTER_AREA)
+    return crops, glare
+
+
+def _read_mask(path: Path) -> NDArray[np.uint8]:
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise InputError(f"cannot read the glare mask {path}")
+    return np.asarray(mask, dtype=np.uint8)
+
+
+class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
+    """Every sequence with quads in a folder's index.jsonl (e.g. `cardlive simulate --frames 8`), in memory."""
+
+    def __init__(self, folder: Path, layout: SequenceLayout | None = None, progress: bool = True) -> None:
+        lay = layout or SequenceLayout()
+        records = [
+            r
+            for r in read_index_folder(folder)
+            if isinstance(r, SequenceRecord) and r.quads is not None and all(q is not None for q in r.quads)
+        ]
+        usable = [
+            r
+            for r in records
+            if r.extra.get("params", {}).get("presentation", {}).get("content_source") != "video" or r.label != "screen"
+        ]
+        if not usable:
+            raise InputError(f"{folder} holds no tilt sequences with quads (simulate them with --frames 8)")
+        self.samples = [
+            self._load(r, lay) for r in tqdm(usable, desc="preprocess", unit="sequence", disable=not progress)
+        ]
+
+    @staticmethod
+    def _load(record: SequenceRecord, lay: SequenceLayout) -> SequenceSample:
+        pick = frame_indices(len(record.paths), lay.frames)
+        assert record.quads is not None
+        quads = [np.asarray(record.quads[i], dtype=np.float64) for i in pick]
+        frames = [load_rgb(record.paths[i]) for i in pick]
+        glare_paths = record.extra.get("glare_masks")
+        masks = [_read_mask(Path(glare_paths[i])) for i in pick] if glare_paths else None
+        crops, glare = align_sequence(frames, quads, masks)
+        return SequenceSample(crops, glare, 1.0 if record.label == "genuine" else 0.0, record.species, record.group)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        s = self.samples[index]
+        return torch.from_numpy(s.frames), torch.from_numpy(s.glare), torch.tensor([s.label], dtype=torch.float32)
+
+    @property
+    def species(self) -> list[str]:
+        return [s.species for s in self.samples]
