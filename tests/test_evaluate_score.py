@@ -88,3 +88,18 @@ def test_score_refuses_missing_weights_and_bad_images(tmp_path: Path, capsys: py
     bad.write_bytes(b"")
     assert main(["score", str(bad), "--model", str(tmp_path / "none.pt")]) == 3
     assert "no weights" in capsys.readouterr().err
+
+
+def test_committed_weights_load_with_their_card_and_score_a_capture(tiny_set: Path) -> None:
+    """The weights in edge_models/weights/ load through the default path and score a simulated frame."""
+    from edge_models.images import load_rgb
+    from edge_models.mosaic import RECAPTURE_SPEC
+    from edge_models.scorer import score_frame
+    from edge_models.weights import load_weights
+
+    loaded = load_weights()
+    assert loaded.spec == RECAPTURE_SPEC
+    assert 0.0 < loaded.threshold < 1.0
+    row = json.loads((tiny_set / "index.jsonl").read_text().splitlines()[0])
+    result = score_frame(loaded, load_rgb(tiny_set / row["path"]), row["quad"])
+    assert abs(sum(result["probabilities"].values()) - 1.0) < 1e-5
