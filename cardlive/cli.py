@@ -102,6 +102,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         f"worst APCER {pad['worst_apcer']:.4f} ({pad['worst_species']}) and BPCER {pad['bpcer']:.4f} "
         f"at threshold {pad['threshold']:.4f}"
     )
+    if "baseline_pad" in result:
+        base = result["baseline_pad"]
+        print(f"classical baseline: EER {base['eer']:.4f}  BPCER20 {base['bpcer20']:.4f}  AVRank {base['av_rank']:.4f}")
     print(f"report: {args.report / 'report.json'}, DET curves: {args.report / 'det.png'}")
     return 0
 

@@ -18,6 +18,7 @@ from edge_models import metrics
 from edge_models.data import subset
 from edge_models.det_plot import plot_det
 from edge_models.models.recapture import LABELS
+from edge_models.ovd_baseline import ovd_baseline
 from edge_models.tasks import TASKS, attack_scores_of
 from edge_models.train import predict
 from edge_models.weights import load_weights
@@ -52,6 +53,10 @@ def evaluate(weights: Path, data: Path, protocol: str, report_dir: Path, progres
         extra["confusion"] = metrics.confusion_matrix(truth, predicted, LABELS).tolist()
         extra["labels"] = list(LABELS)
         extra["accuracy"] = float(np.mean(np.array(truth) == np.array(predicted)))
+    baseline_scores = None
+    if loaded.name == "ovd":  # the learned model is always reported beside the classical baseline
+        baseline_scores = np.array([1.0 - ovd_baseline(sample.frames).probability for sample in dataset.samples])
+        extra["baseline_pad"] = json.loads(metrics.pad_report(baseline_scores, species, 0.5).to_json())
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -60,6 +65,8 @@ def evaluate(weights: Path, data: Path, protocol: str, report_dir: Path, progres
         "worst species": metrics.det_curve(scores, species, "worst"),
         "pooled": metrics.det_curve(scores, species, "pooled"),
     }
+    if baseline_scores is not None:
+        curves["classical baseline (worst)"] = metrics.det_curve(baseline_scores, species, "worst")
     for name in sorted(set(species) - {"genuine"}):
         mask = np.array([s in ("genuine", name) for s in species])
         curves[name] = metrics.det_curve(scores[mask], [s for s, m in zip(species, mask, strict=True) if m])

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from cardlive.cli import main
 from cardlive.errors import InputError
 from edge_models.train import TrainConfig, train
 
@@ -91,3 +92,19 @@ def test_torchrun_with_two_processes_trains_and_writes_one_result(tiny_set: Path
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "recapture.pt").exists()
     assert json.loads((tmp_path / "recapture.json").read_text())["history"][0]["epoch"] == 1
+
+
+def test_evaluating_an_ovd_model_reports_the_classical_baseline_beside_it(tmp_path: Path) -> None:
+    from capture_sim.capture import SimConfig
+    from capture_sim.dataset import simulate
+
+    data = tmp_path / "seq"
+    simulate(data, 4, SimConfig(seed=9, species=("genuine", "inkjet_fm"), frames=3), progress=False)
+    weights = train(_config(data, tmp_path / "ovd", model="ovd", epochs=1, batch_size=2), progress=False)
+    assert (
+        main(["evaluate", "--model", str(weights), "--data", str(data), "--report", str(tmp_path / "r"), "--quiet"])
+        == 0
+    )
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["model"] == "ovd"
+    assert {"eer", "bpcer20"} <= set(report["baseline_pad"])
