@@ -217,8 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser(
         "evaluate",
         help="ISO/IEC 30107-3 metrics of a trained model on a labelled folder",
-        description="Evaluate a trained recapture model: APCER per species and the worst, BPCER, BPCER10/20/100, "
-        "EER, AVRank, confusion matrix; writes REPORT/report.json and REPORT/det.png.",
+        description="Evaluate a trained model (recapture, or ovd with the classical hue/saturation baseline "
+        "beside it): APCER per species and the worst, BPCER, BPCER10/20/100, EER, AVRank, confusion matrix; writes "
+        "REPORT/report.json and REPORT/det.png.",
     )
     ev.add_argument("--model", type=Path, required=True, help="weights file (its .json card must sit beside it)")
     ev.add_argument("--data", type=Path, required=True, help="folder with index.jsonl")
@@ -244,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
         "release",
         help="the release job: every stage this version contains, in order",
         description="Run the release job into --out: simulate a demo set with a contact sheet, "
-        "benchmark the simulator, and report the stages not yet built (train, export, conform).",
+        "benchmark the simulator and the models, check the committed weights load, and report the stages not yet built "
+        "(export, conform).",
     )
     rel.add_argument("--out", type=Path, default=Path("build/release"))
     rel.add_argument("--quick", action="store_true", help="smaller demo set and benchmark")
