@@ -93,9 +93,9 @@ class Presentation:
 
 
 def _sample_pose(rng: np.random.Generator, camera: Camera) -> Pose:
-    long_side = max(camera.width, camera.height)
-    across = min(camera.width, camera.height) if camera.height > camera.width else camera.width
+    """Card across the frame: its long side spans `fill` of the frame width (wider share in portrait frames)."""
     fill = rng.uniform(0.45, 0.85) if camera.width > camera.height else rng.uniform(0.6, 0.92)
+    across = camera.width
     distance = camera.focal_px * CARD_WIDTH_MM / (fill * across)
     tilt_total = rng.uniform(0.0, 30.0) * math.sqrt(rng.uniform(0.0, 1.0))
     tilt_dir = rng.uniform(0.0, 2.0 * math.pi)
@@ -105,7 +105,6 @@ def _sample_pose(rng: np.random.Generator, camera: Camera) -> Pose:
     slack_y = max(half_h - fill * across / camera.focal_px * distance / 2.0 * 0.63, 0.0)
     out_of_frame = rng.random() < 0.03
     spread = 1.6 if out_of_frame else 0.7
-    del long_side
     return Pose(
         roll_deg=float(rng.normal(0.0, 5.0) if rng.random() < 0.85 else rng.uniform(-25.0, 25.0)),
         tilt_x_deg=float(tilt_total * math.cos(tilt_dir)),
