@@ -81,6 +81,8 @@ def _train(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         workers=args.workers,
         excluded_species=tuple(s for s in args.exclude_species.split(",") if s),
+        simulate=args.simulate,
+        sim_seed=args.sim_seed,
     )
     weights = train(config, resume=args.resume, progress=not args.quiet)
     print(f"weights: {weights}")
@@ -211,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     tr.add_argument("--exclude-species", default="", help="comma-separated attack families to leave out of training")
+    tr.add_argument(
+        "--simulate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of --data: render N fresh captures per epoch on the fly (use --workers)",
+    )
+    tr.add_argument("--sim-seed", type=int, default=1, help="epoch e renders simulator seed SIM_SEED + e")
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(handler=_train)
 

@@ -20,7 +20,8 @@ from numpy.typing import NDArray
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from capture_sim.capture import SimConfig, render_capture
+from capture_sim.capture import SimConfig, plan, render_capture
+from capture_sim.sampler import sample_presentation
 from cardlive.errors import InputError
 from edge_models.datasets import CaptureRecord, read_index_folder
 from edge_models.images import load_rgb
@@ -87,6 +88,15 @@ class SimulatedMosaics(Dataset[tuple[torch.Tensor, int]]):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return _item(self.sample(index))
+
+    @property
+    def species(self) -> list[str]:
+        """Species of every capture, from the drawn parameters alone (nothing is rendered)."""
+        out = []
+        for index in range(self.n):
+            pair, label = plan(self.config, index)
+            out.append(sample_presentation(self.config.seed, pair, label, self.config.species).species)
+        return out
 
 
 D = TypeVar("D")

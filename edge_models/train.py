@@ -22,9 +22,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
+from capture_sim.capture import SimConfig
+from capture_sim.species import ALL_SPECIES
 from cardlive.errors import InputError, OutputError
 from edge_models import metrics
-from edge_models.data import subset
+from edge_models.data import SimulatedMosaics, subset
 from edge_models.datasets import split_by_group
 from edge_models.models import create_model
 from edge_models.models.recapture import LABELS
@@ -46,6 +48,8 @@ class TrainConfig:
     val_fraction: float = 0.15
     workers: int = 0
     excluded_species: tuple[str, ...] = ()  # attack families left out of training (leave-family-out protocol)
+    simulate: int = 0  # > 0: render this many fresh captures per epoch on the fly instead of reading --data
+    sim_seed: int = 1  # epoch e renders SimConfig(seed=sim_seed + e); validation uses sim_seed + 100000
 
 
 def _distributed() -> tuple[int, int]:
@@ -59,6 +63,20 @@ def _distributed() -> tuple[int, int]:
 class _Indexed:
     index: int
     group: str
+
+
+def _simulated(config: TrainConfig, epoch: int) -> tuple[SimulatedMosaics, SimulatedMosaics | None]:
+    """Fresh captures for an epoch (rendered in the DataLoader's workers) and a fixed validation set."""
+    if config.model != "recapture":
+        raise InputError(
+            "--simulate trains the recapture model; simulate tilt sequences with `cardlive simulate "
+            "--frames 8` and pass them with --data for ovd"
+        )
+    species = tuple(s for s in ALL_SPECIES if s not in config.excluded_species)
+    train_set = SimulatedMosaics(SimConfig(seed=config.sim_seed + epoch, species=species), config.simulate)
+    n_val = round(config.simulate * config.val_fraction)
+    val = SimulatedMosaics(SimConfig(seed=config.sim_seed + 100_000, species=species), n_val) if n_val else None
+    return train_set, val
 
 
 def _split(dataset: Any, config: TrainConfig) -> tuple[Any, Any]:
@@ -111,12 +129,15 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
     torch.manual_seed(config.seed)
     torch.use_deterministic_algorithms(True)
-    if not config.data:
-        raise InputError("--data is required: a folder with index.jsonl (e.g. from `cardlive simulate`)")
-    full = task.load(Path(config.data), progress and rank == 0)
-    if config.excluded_species:
-        full = subset(full, [i for i, s in enumerate(full.species) if s not in config.excluded_species])
-    train_set, val_set = _split(full, config)
+    if config.simulate > 0:
+        train_set, val_set = _simulated(config, epoch=0)
+    else:
+        if not config.data:
+            raise InputError("give --data (a folder with index.jsonl, e.g. from `cardlive simulate`) or --simulate N")
+        full = task.load(Path(config.data), progress and rank == 0)
+        if config.excluded_species:
+            full = subset(full, [i for i, s in enumerate(full.species) if s not in config.excluded_species])
+        train_set, val_set = _split(full, config)
     model = create_model(config.model)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, -(-len(train_set) // (config.batch_size * world)))
@@ -137,6 +158,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
     history: list[dict[str, float]] = []
     last = config.epochs if stop_after is None else min(config.epochs, stop_after)
     for epoch in range(start, last):
+        if config.simulate > 0:
+            train_set, _ = _simulated(config, epoch)
         if world > 1:
             sampler: Any = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed)
             sampler.set_epoch(epoch)
@@ -181,12 +204,15 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             "labels": list(LABELS) if config.model == "recapture" else ["frozen_ovd", "real_ovd"],
             "command": " ".join(sys.argv),
         }
-        if val_set is not None and len(val_set):
+        val_species = val_set.species if val_set is not None and len(val_set) else []
+        if val_set is not None and "genuine" in val_species and any(sp != "genuine" for sp in val_species):
             scores = attack_scores_of(task, model, val_set)
             card["validation"] = {
                 "n": len(val_set),
-                "operating_thresholds": metrics.operating_thresholds(scores, val_set.species),
+                "operating_thresholds": metrics.operating_thresholds(scores, val_species),
             }
+        else:
+            card["validation"] = {"n": len(val_species), "note": "no thresholds: needs genuine and attack captures"}
         (out / f"{config.model}.json").write_text(json.dumps(card, indent=2))
     if world > 1:
         dist.destroy_process_group()

@@ -108,3 +108,15 @@ def test_evaluating_an_ovd_model_reports_the_classical_baseline_beside_it(tmp_pa
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["model"] == "ovd"
     assert {"eer", "bpcer20"} <= set(report["baseline_pad"])
+
+
+def test_on_the_fly_simulation_trains_deterministically_with_worker_processes(tmp_path: Path) -> None:
+    def run(out: str, workers: int) -> dict[str, torch.Tensor]:
+        config = TrainConfig(
+            out=str(tmp_path / out), epochs=1, batch_size=3, val_fraction=0.0, simulate=3, sim_seed=4, workers=workers
+        )
+        return _weights(train(config, progress=False))
+
+    one, two = run("one", 0), run("two", 2)
+    for name in one:
+        assert torch.equal(one[name], two[name]), name
