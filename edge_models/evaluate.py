@@ -19,8 +19,7 @@ from edge_models.data import subset
 from edge_models.det_plot import plot_det
 from edge_models.models.recapture import LABELS
 from edge_models.ovd_baseline import ovd_baseline
-from edge_models.tasks import TASKS, attack_scores_of
-from edge_models.train import predict
+from edge_models.tasks import TASKS, attack_scores_of, class_probabilities
 from edge_models.weights import load_weights
 
 PROTOCOLS = ("in-dist", "leave-family-out")
@@ -43,16 +42,18 @@ def evaluate(weights: Path, data: Path, protocol: str, report_dir: Path, progres
     species = dataset.species
     if "genuine" not in species or all(s == "genuine" for s in species):
         raise InputError(f"{data} needs both genuine and attack captures for this protocol")
-    scores = attack_scores_of(task, loaded.model, dataset)
-    report = metrics.pad_report(scores, species, loaded.threshold)
     extra: dict[str, Any] = {}
     if loaded.name == "recapture":
-        probs = predict(loaded.model, dataset)
+        probs = class_probabilities(loaded.model, dataset)
+        scores = 1.0 - probs[:, LABELS.index("genuine")]
         truth = [LABELS[s.label] for s in dataset.samples]
         predicted = [LABELS[int(i)] for i in probs.argmax(axis=1)]
         extra["confusion"] = metrics.confusion_matrix(truth, predicted, LABELS).tolist()
         extra["labels"] = list(LABELS)
         extra["accuracy"] = float(np.mean(np.array(truth) == np.array(predicted)))
+    else:
+        scores = attack_scores_of(task, loaded.model, dataset)
+    report = metrics.pad_report(scores, species, loaded.threshold)
     baseline_scores = None
     if loaded.name == "ovd":  # the learned model is always reported beside the classical baseline
         baseline_scores = np.array([1.0 - ovd_baseline(sample.frames).probability for sample in dataset.samples])

@@ -74,3 +74,13 @@ def attack_scores_of(task: Task, model: nn.Module, dataset: Any, batch_size: int
         for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
             out.append(task.outputs(model, list(batch)).numpy())
     return np.concatenate(out)
+
+
+def class_probabilities(model: nn.Module, dataset: Any, batch_size: int = 32) -> np.ndarray:
+    """The recapture model's class probabilities (N, 3) for every item, in order."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+            out.append(model(batch[0].float()).numpy())
+    return np.concatenate(out)

@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm import tqdm
 
 from capture_sim.capture import SimConfig
@@ -88,21 +87,6 @@ def _split(dataset: Any, config: TrainConfig) -> tuple[Any, Any]:
     train = [r.index for r in train_part]
     val = [r.index for r in val_part]
     return subset(dataset, train), (subset(dataset, val) if val else None)
-
-
-def predict(model: nn.Module, dataset: Dataset[tuple[torch.Tensor, int]], batch_size: int = 64) -> np.ndarray:
-    """Class probabilities (N, 3) for every item, in order."""
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for x, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-            out.append(model(x.float()).numpy())
-    return np.concatenate(out)
-
-
-def attack_scores(probabilities: np.ndarray) -> np.ndarray:
-    """P(attack) = 1 - P(genuine): the score thresholds and the ISO metrics use."""
-    return np.asarray(1.0 - probabilities[:, LABELS.index("genuine")])
 
 
 def _save(state: dict[str, Any], path: Path) -> None:
