@@ -146,6 +146,15 @@ def _ovd_mask(scene: SceneParams, pose: Pose, cam: Camera) -> NDArray[np.uint8]:
     return np.where(warped > 0.5, 255, 0).astype(np.uint8)
 
 
+def _shown_content(scene: SceneParams, source: str, pose: Pose) -> NDArray[np.uint8]:
+    """What the attacker displays or prints: a flat scan of the card, or a photo of it taken at `pose`."""
+    if source == "scan":
+        return appearance.scan_content(scene.template_id, scene.identity_seed)
+    return appearance.photo_content(
+        scene.template_id, scene.identity_seed, pose, scene.light, scene.laminate_shininess, scene.laminate_f0
+    )
+
+
 def _draw_genuine(radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: Camera) -> Drawn:
     surf = Surface(0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM, CARD_CORNER_RADIUS_MM)
     h_plane = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
@@ -226,16 +235,7 @@ def _draw_screen(
     ppmm = panel.ppi / 25.4
     to_display_px = np.array([[ppmm, 0.0, ax * ppmm], [0.0, ppmm, ay * ppmm], [0.0, 0.0, 1.0]])
     pixels = sample_plane(to_display_px @ np.linalg.inv(h_plane), roi)  # in display pixels, not mm
-    content = appearance.scan_content(scene.template_id, scene.identity_seed)
-    if pres.content_source in ("photo", "video"):
-        content = appearance.photo_content(
-            scene.template_id,
-            scene.identity_seed,
-            content_pose,
-            scene.light,
-            scene.laminate_shininess,
-            scene.laminate_f0,
-        )
+    content = _shown_content(scene, pres.content_source, content_pose)
     card_px = (max(2, round(w_mm * ppmm)), max(2, round(h_mm * ppmm)))
     fb = framebuffer(content, panel, card_px)
     emission = screen_emission(fb, pixels.x_mm, pixels.y_mm, pixels.footprint_mm, panel, (ax * ppmm, ay * ppmm))
@@ -275,17 +275,7 @@ def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, po
     else:
         samples = sample_plane(np.linalg.inv(h_plane), roi)
         cover = rounded_rect_coverage(h_plane, roi, sheet.x0, sheet.y0, sheet.x1, sheet.y1, 0.0)
-    if pres.content_source == "photo":
-        content = appearance.photo_content(
-            scene.template_id,
-            scene.identity_seed,
-            scene.photo_pose,
-            scene.light,
-            scene.laminate_shininess,
-            scene.laminate_f0,
-        )
-    else:
-        content = appearance.scan_content(scene.template_id, scene.identity_seed)
+    content = _shown_content(scene, pres.content_source, scene.photo_pose)
     reflect = print_reflectance(
         content, samples.x_mm, samples.y_mm, samples.footprint_mm, params, seed=scene.identity_seed
     )
