@@ -24,6 +24,7 @@ from capture_sim.geometry import (
     CARD_WIDTH_MM,
     Camera,
     Pose,
+    card_quad,
     plane_homography,
 )
 from capture_sim.planes import (
@@ -41,12 +42,10 @@ from capture_sim.sampler import Presentation, SceneParams
 from capture_sim.scene.background import render_background
 from capture_sim.scene.hand import card_drop_shadow, render_hand
 from capture_sim.surfaces import (
-    CARD_SURFACE,
     Drawn,
     Surface,
     align,
     back_outline,
-    card_h,
     composite,
     outline_points,
     shading,
@@ -81,8 +80,7 @@ def render_frame(
     cam = scene.camera_model
     cam_s = Camera(cam.width * s, cam.height * s, cam.focal_px * s)
     light_rgb = scene.light.rgb
-    card_h_s = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
-    quad = outline_points(card_h_s, Surface(0, 0, CARD_WIDTH_MM, CARD_HEIGHT_MM, 0)) / s
+    quad = card_quad(pose, cam_s) / s
 
     # Background, lit as a desk under the card or as a far room behind a held card.
     desk_normal = pose.normal if scene.on_desk else np.array([0.0, -0.3, -1.0]) / np.hypot(0.3, 1.0)
@@ -222,7 +220,7 @@ def _draw_screen(
     back = back_outline(dev_pose, cam_s, device, w_mm, h_mm, DEVICE_THICKNESS_MM)
     roi = align(
         roi_around(
-            np.concatenate([pts, back, outline_points(card_h(pose, cam_s), CARD_SURFACE)]),
+            np.concatenate([pts, back, card_quad(pose, cam_s)]),
             cam_s.width,
             cam_s.height,
             1,
@@ -267,7 +265,7 @@ def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, po
     h_plane = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
     outline = visible(h_plane, sheet, cam_s)
     bulge_px = int(abs(pres.sag_mm) / pose.distance_mm * max(cam_s.width, cam_s.height))
-    points = np.concatenate([outline, outline_points(h_plane, CARD_SURFACE)])
+    points = np.concatenate([outline, card_quad(pose, cam_s)])
     roi = align(roi_around(points, cam_s.width, cam_s.height, 1, margin=8 + bulge_px), cam_s, scene)
     if pres.sag_mm:
         samples = sample_bent_plane(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM, pres.sag_mm, roi)

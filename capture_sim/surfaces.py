@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from capture_sim.geometry import CARD_HEIGHT_MM, CARD_WIDTH_MM, Camera, Pose, apply_homography, plane_homography
+from capture_sim.geometry import CARD_WIDTH_MM, Camera, Pose, apply_homography, plane_homography
 from capture_sim.lighting import blinn_phong, surface_geometry
 from capture_sim.planes import Roi, polygon_coverage, visible_outline
 from capture_sim.sampler import SceneParams
@@ -26,10 +26,6 @@ class Drawn:
     hold_width_mm: float = CARD_WIDTH_MM  # physical width of the held object (top edge of hold_quad)
 
 
-def card_h(pose: Pose, camera: Camera) -> NDArray[np.float64]:
-    return plane_homography(pose, camera, CARD_WIDTH_MM, CARD_HEIGHT_MM)
-
-
 @dataclass(frozen=True)
 class Surface:
     """A rectangular plane region in plane millimetres (card origin) with its outline shape."""
@@ -39,9 +35,6 @@ class Surface:
     x1: float
     y1: float
     corner_mm: float
-
-
-CARD_SURFACE = Surface(0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM, 0.0)
 
 
 def outline_points(h: NDArray[np.float64], s: Surface) -> NDArray[np.float64]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +32,13 @@ class ModelBenchRow:
     median_ms: float
 
 
-def _median_ms(fn: object, repeats: int) -> float:
-    call = fn  # a zero-argument callable
+def _median_ms(call: Callable[[], object], repeats: int) -> float:
     for _ in range(3):
-        call()  # type: ignore[operator]
+        call()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        call()  # type: ignore[operator]
+        call()
         times.append(time.perf_counter() - start)
     return float(np.median(times) * 1000.0)
 
@@ -55,7 +56,7 @@ def run_model_bench(repeats: int = 30) -> list[ModelBenchRow]:
         params = sum(p.numel() for p in model.parameters())
         x = inputs[name]
         with torch.no_grad():
-            ms = _median_ms(lambda m=model, x=x: m(x), repeats)
+            ms = _median_ms(partial(model, x), repeats)
         rows.append(ModelBenchRow(name, units[name], params, params * 4 / 1024, ms))
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)

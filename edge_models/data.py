@@ -65,10 +65,6 @@ class FolderMosaics(Dataset[tuple[torch.Tensor, int]]):
     def species(self) -> list[str]:
         return [s.species for s in self.samples]
 
-    @property
-    def groups(self) -> list[str]:
-        return [s.group for s in self.samples]
-
 
 class SimulatedMosaics(Dataset[tuple[torch.Tensor, int]]):
     """Captures rendered on demand: item i is capture i of `config` (safe in DataLoader worker processes)."""
