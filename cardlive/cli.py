@@ -117,8 +117,24 @@ def _score(args: argparse.Namespace) -> int:
     from edge_models.scorer import read_quads, score_images
     from edge_models.weights import load_weights
 
-    loaded = load_weights(args.model) if args.model else load_weights()
+    if bool(args.images) == bool(args.sequence):
+        raise ParameterError("give either IMAGE... (recapture) or --sequence DIR (ovd), not both and not neither")
     quads = read_quads(args.quads) if args.quads else {}
+    if args.sequence:
+        from edge_models.sequence_scorer import DEFAULT_OVD_WEIGHTS, score_sequence_folder
+
+        ovd = load_weights(args.model or DEFAULT_OVD_WEIGHTS)
+        for folder in args.sequence:
+            seq = score_sequence_folder(ovd, folder, quads)
+            if args.json:
+                print(json.dumps(seq))
+            else:
+                print(
+                    f"{seq['path']}: {seq['decision']} (P real OVD {seq['p_real_ovd']:.3f}; classical baseline "
+                    f"{seq['baseline']['p_real_ovd']:.3f}; {len(seq['frames'])} frames)"
+                )
+        return 0
+    loaded = load_weights(args.model) if args.model else load_weights()
     for result in score_images(loaded, args.images, quads):
         if args.json:
             print(json.dumps(result))
@@ -243,11 +259,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="the reference scorer: probabilities and decision per image",
         description="Score images with the fp32 reference model: one line (or JSON line with --json) per image "
         "with P(genuine/screen/print), P(attack) = 1 - P(genuine), the decision at the stored operating threshold "
-        'and the quad used. Quads come from --quads rows {"path": ..., "quad": [[x, y] x 4]}.',
+        'and the quad used. Quads come from --quads rows {"path": ..., "quad": [[x, y] x 4]}. With --sequence DIR, '
+        "score a tilt sequence (the frame images in DIR, in name order) with the ovd model and the classical "
+        "hue/saturation baseline beside it.",
     )
-    sc.add_argument("images", type=Path, nargs="+")
+    sc.add_argument("images", type=Path, nargs="*", help="frames to score with the recapture model")
+    sc.add_argument(
+        "--sequence",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder with one tilt sequence's frames (repeatable); scored with the ovd model",
+    )
     sc.add_argument("--quads", type=Path, help="JSONL with a quad per image path")
-    sc.add_argument("--model", type=Path, default=None, help="weights file (default: the committed recapture weights)")
+    sc.add_argument(
+        "--model", type=Path, default=None, help="weights file (default: the committed recapture / ovd weights)"
+    )
     sc.add_argument("--json", action="store_true")
     sc.set_defaults(handler=_score)
 
