@@ -219,7 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
         "thresholds at APCER 1 %% and 5 %% on the validation split).",
     )
     tr.add_argument("--model", choices=["recapture", "ovd"], default="recapture")
-    tr.add_argument("--data", type=Path, help="folder with index.jsonl (`cardlive simulate` output or your own)")
+    tr.add_argument(
+        "--data",
+        type=Path,
+        help="folder with index.jsonl (`cardlive simulate` output or your own); several recapture folders: A,B",
+    )
     tr.add_argument("--out", type=Path, default=Path("build/train"), help="checkpoints and results")
     tr.add_argument("--epochs", type=int, default=10)
     tr.add_argument("--batch-size", type=int, default=32)

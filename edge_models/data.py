@@ -43,10 +43,14 @@ def _item(sample: Sample) -> tuple[torch.Tensor, int]:
 
 
 class FolderMosaics(Dataset[tuple[torch.Tensor, int]]):
-    """Every single-frame capture with a quad in a folder's index.jsonl, preprocessed into mosaics in memory."""
+    """Every single-frame capture with a quad in a folder's index.jsonl, preprocessed into mosaics in memory.
+
+    `folder` may name several folders separated by commas (e.g. two simulator runs with different seeds).
+    """
 
     def __init__(self, folder: Path, spec: InputSpec = RECAPTURE_SPEC, progress: bool = True) -> None:
-        records = [r for r in read_index_folder(folder) if isinstance(r, CaptureRecord)]
+        folders = [Path(part) for part in str(folder).split(",") if part]
+        records = [r for f in folders for r in read_index_folder(f) if isinstance(r, CaptureRecord)]
         usable = [r for r in records if r.quad is not None]
         if not usable:
             raise InputError(f"{folder} holds no single-frame captures with a card quad to train on")

@@ -120,3 +120,12 @@ def test_on_the_fly_simulation_trains_deterministically_with_worker_processes(tm
     one, two = run("one", 0), run("two", 2)
     for name in one:
         assert torch.equal(one[name], two[name]), name
+
+
+def test_recapture_data_may_come_from_several_folders(tiny_set: Path) -> None:
+    from edge_models.data import FolderMosaics
+
+    one = FolderMosaics(tiny_set, progress=False)
+    two = FolderMosaics(Path(f"{tiny_set},{tiny_set}"), progress=False)
+    assert len(two) == 2 * len(one)
+    assert two.species == one.species * 2
