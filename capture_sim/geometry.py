@@ -59,7 +59,9 @@ class Pose:
         check_range("pose.roll_deg", self.roll_deg, -180.0, 180.0)
         check_range("pose.tilt_x_deg", self.tilt_x_deg, -60.0, 60.0)
         check_range("pose.tilt_y_deg", self.tilt_y_deg, -60.0, 60.0)
-        check_range("pose.distance_mm", self.distance_mm, 30.0, 3000.0)
+        # 10 mm, not a card's ~30 mm: a screen replay's display plane is the card plane scaled about the camera
+        # centre by the shown card's size (down to ~0.7), so it can sit closer than any card is held.
+        check_range("pose.distance_mm", self.distance_mm, 10.0, 3000.0)
 
     @property
     def rotation(self) -> Float64Array:

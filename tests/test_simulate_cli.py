@@ -156,3 +156,12 @@ def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path: Path) ->
     for row in (json.loads(line) for line in one.splitlines()):
         for path in row["path"]:
             assert (tmp_path / "one" / path).read_bytes() == (tmp_path / "two" / path).read_bytes()
+
+
+def test_a_screen_replay_closer_than_a_card_is_held_renders() -> None:
+    """Regression: seed 110 capture 1177 shows a shrunken card on a screen 22 mm from the camera."""
+    from capture_sim.capture import render_capture
+
+    capture = render_capture(SimConfig(seed=110), 1177)
+    assert capture.label == "screen"
+    assert capture.frames[0].rgb.shape[:2] in ((720, 1280), (1280, 720))
