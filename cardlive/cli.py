@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cardlive import __version__
+from cardlive import __version__, cmd_conform
 from cardlive.errors import CardliveError, ParameterError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -54,6 +54,13 @@ def _bench(args: argparse.Namespace) -> int:
         out = args.out if args.out != DEFAULT_BENCH_OUT else Path("build/bench/models.json")
         print(f"report: {write_model_report(model_rows, out)}")
         return 0
+    if args.target == "conform":
+        from cardlive.cmd_conform import bench_conform
+
+        if args.bundle is None:
+            raise ParameterError("bench conform needs --bundle DIR (a bundle exported with the full golden set)")
+        out = args.out if args.out != DEFAULT_BENCH_OUT else Path("build/bench/conform.json")
+        return bench_conform(args.bundle, out)
     if args.target != "simulate":
         raise ParameterError(f"unknown benchmark {args.target!r}")
     from capture_sim.bench import format_table, run_bench, write_report
@@ -183,9 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure speed; writes JSON and prints a table",
         description="Benchmarks. 'simulate': captures per second per core for each class at "
         "1280x720 and 1920x1080, against a plain OpenCV warp+JPEG baseline in the same run. 'models': single-thread "
-        "PyTorch latency per frame / per sequence and the preprocessing time.",
+        "PyTorch latency per frame / per sequence and the preprocessing time. 'conform': the full conformance suite on "
+        "--bundle's golden vectors (target <= 60 s for >= 512), against the PyTorch reference alone.",
     )
-    bench.add_argument("target", choices=["simulate", "models"], help="what to measure")
+    bench.add_argument("target", choices=["simulate", "models", "conform"], help="what to measure")
+    bench.add_argument("--bundle", type=Path, default=None, help="conform: the bundle whose golden set is timed")
     bench.add_argument("--pairs", type=int, default=4, help="pairs rendered per frame size (default 4)")
     bench.add_argument("--seed", type=int, default=1234)
     bench.add_argument("--supersample", type=int, default=2, help="scene samples per pixel per axis (default 2)")
@@ -261,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--out", type=Path, default=Path("build/release"))
     rel.add_argument("--quick", action="store_true", help="smaller demo set and benchmark")
     rel.set_defaults(handler=_release)
+    cmd_conform.register(sub)
     return parser
 
 

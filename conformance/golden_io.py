@@ -191,3 +191,39 @@ def read_frame_rows(bundle_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def build_golden(
+    bundle_dir: Path,
+    config: str | Any = "full",
+    model_versions: dict[str, str] | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Generate and write golden vectors for the models in BUNDLE/models/ (the entry point for `cardlive export`).
+
+    config: a GoldenConfig or a preset name ("quick": ~20 vectors per model for tests; "full": > 512 vectors,
+    ~2 minutes on 2 cores). model_versions default to the manifest's when one exists, else to each card's "version"
+    (or "0.0.0"). Call quantize.manifest.resign_bundle afterwards when the bundle was already signed.
+    """
+    from conformance.golden import PRESETS, GoldenConfig, generate_golden
+    from edge_models.weights import load_weights
+
+    bundle = Path(bundle_dir)
+    if isinstance(config, str):
+        if config not in PRESETS:
+            raise InputError(f"unknown golden preset {config!r}; expected one of {sorted(PRESETS)}")
+        config = PRESETS[config]
+    assert isinstance(config, GoldenConfig)
+    names = [m for m in ("recapture", "ovd") if (bundle / "models" / m / f"{m}.pt").exists()]
+    if not names:
+        raise InputError(f"{bundle}/models holds no <model>/<model>.pt reference weights to make golden vectors from")
+    models = {m: load_weights(bundle / "models" / m / f"{m}.pt") for m in names}
+    if model_versions is None:
+        manifest_path = bundle / "manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        model_versions = {
+            m: str(manifest.get("models", {}).get(m, {}).get("version") or models[m].card.get("version", "0.0.0"))
+            for m in names
+        }
+    golden = generate_golden(config, models, progress=progress)
+    return write_golden(bundle, golden, models, model_versions)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import io
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -105,6 +105,26 @@ def _threshold_table(measured: list[ParityMetrics]) -> str:
     )
 
 
+def _experiment_table(data: dict[str, Any] | None) -> str:
+    if not data or "models" not in data:
+        return "<p>not run</p>"
+    rows = []
+    for model, results in data["models"].items():
+        for r in results:
+            cls = "" if r["verdict"] == "safe" else "fail"
+            rows.append(
+                f'<tr class="{cls}"><td>{escape(model)}</td><td>{escape(r["name"])}</td><td>{r["n"]}</td>'
+                f"<td>{r['max_abs']:.2e}</td><td>{r['mean_abs']:.2e}</td><td>{r['flips']}</td>"
+                f"<td>{r['identical_patches']:.2f}</td><td>{escape(r['verdict'])}</td></tr>"
+            )
+    return (
+        f"<p>Alternative app implementations vs the reference recipe on {data['frames']} stored frames; "
+        f"safe = max |&Delta; score| &le; {data['safe_delta']} and no flip.</p><table><tr><th>model</th>"
+        "<th>implementation</th><th>n</th><th>max |&Delta;|</th><th>mean |&Delta;|</th><th>flips</th>"
+        "<th>identical patches</th><th>verdict</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
 def render_html(result: ConformanceResult, measured: list[ParityMetrics]) -> str:
     verdict = "PASS" if result.passed else "FAIL"
     counts = ", ".join(f"{n} {escape(s)}" for s, n in sorted(result.counts.items()))
@@ -124,5 +144,6 @@ def render_html(result: ConformanceResult, measured: list[ParityMetrics]) -> str
 <h2>Parity: edge vs reference attack score</h2><div class="plots">{plots or "<p>no runtime produced scores</p>"}</div>
 <h2>Decisions at the operating thresholds</h2>{_threshold_table(measured)}
 <h2>Per-family breakdown</h2>{_family_table(measured)}
+<h2>Preprocessing parity experiment</h2>{_experiment_table(result.experiment)}
 </body></html>
 """

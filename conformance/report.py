@@ -125,4 +125,7 @@ def write_reports(result: ConformanceResult, measured: list[ParityMetrics], fold
     files["html"].write_text(render_html(result, measured))
     if result.parity_profile is not None:
         write_profile(result.parity_profile, files["profile"])
+    if result.experiment is not None:
+        files["experiment"] = folder / "preprocess_parity.json"
+        files["experiment"].write_text(json.dumps(jsonable(result.experiment), indent=2, allow_nan=False) + "\n")
     return files

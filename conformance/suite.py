@@ -53,6 +53,7 @@ class ConformanceResult:
     files: dict[str, Path] = field(default_factory=dict)
     parity_profile: dict[str, Any] | None = None
     bundle_version: str = "unknown"
+    experiment: dict[str, Any] | None = None  # the preprocessing-parity experiment (informational)
 
     @property
     def passed(self) -> bool:
@@ -182,12 +183,14 @@ def run_conformance(
     threads: int | None = None,
     progress: bool = True,
     signing_key: Path | None = None,
+    experiment: bool = True,
 ) -> ConformanceResult:
     """Run every check on a bundle and write the reports (when report_dir is given).
 
     calibrate: re-measure tolerances for every variant that ran and write them to tolerances_path before checking
     (refused when integrity or consistency fails, or a delta exceeds its precision's ceiling).
     signing_key: when given, the parity profile is also written into the bundle and the bundle re-signed.
+    experiment: also run the preprocessing-parity experiment on the stored frames (informational, in the reports).
     """
     bundle = Path(bundle_dir)
     if not (bundle / "manifest.json").exists():
@@ -237,6 +240,8 @@ def run_conformance(
     from conformance.profile import build_profile
 
     result.parity_profile = build_profile(manifest, measured, tolerances)
+    if experiment and models:
+        result.experiment = _experiment(bundle, models)
     if report_dir is not None:
         from conformance.report import write_reports
 
@@ -287,3 +292,14 @@ def _calibrate(
     write_tolerances(result, path)
     checks.append(from_details("tolerances calibrated", "bundle", [("write", True, f"wrote {path}")]))
     return result
+
+
+def _experiment(bundle: Path, models: list[str]) -> dict[str, Any] | None:
+    from conformance.preprocess_parity import run_experiment
+    from edge_models.weights import load_weights
+
+    try:
+        loaded = {m: load_weights(bundle / "models" / m / f"{m}.pt") for m in models}
+    except InputError as exc:
+        return {"error": str(exc)}
+    return run_experiment(bundle, loaded)
