@@ -193,6 +193,24 @@ def read_frame_rows(bundle_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _default_version() -> str:
+    """The model version `cardlive export` gives weights whose card has none (quantize.bundle)."""
+    try:
+        from quantize.bundle import DEFAULT_MODEL_VERSION
+    except ImportError:
+        return "0.1.0"
+    return str(DEFAULT_MODEL_VERSION)
+
+
+def golden_hook(config: str | Any = "full", progress: bool = False) -> Any:
+    """A `before_sign` hook for quantize.bundle.export_bundle: writes golden vectors before the manifest is signed."""
+
+    def hook(bundle: Path) -> None:
+        build_golden(bundle, config, progress=progress)
+
+    return hook
+
+
 def build_golden(
     bundle_dir: Path,
     config: str | Any = "full",
@@ -222,8 +240,8 @@ def build_golden(
         manifest_path = bundle / "manifest.json"
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
         model_versions = {
-            m: str(manifest.get("models", {}).get(m, {}).get("version") or models[m].card.get("version", "0.0.0"))
-            for m in names
+            m: str(manifest.get("models", {}).get(m, {}).get("version") or models[m].card.get("version", default))
+            for m, default in ((m, _default_version()) for m in names)
         }
     golden = generate_golden(config, models, progress=progress)
     return write_golden(bundle, golden, models, model_versions)

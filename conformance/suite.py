@@ -83,7 +83,7 @@ class Variant:
 
     @property
     def label(self) -> str:
-        threads = f", {self.threads} threads" if self.runtime == "litert" else ""
+        threads = f", {self.threads} thread{'s' if self.threads > 1 else ''}" if self.runtime == "litert" else ""
         return f"{self.model}/{self.runtime}/{self.precision} ({self.path.name}{threads})"
 
 
