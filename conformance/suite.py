@@ -31,6 +31,7 @@ from conformance.checks import (
 )
 from conformance.golden_io import GoldenData, golden_models, load_golden
 from conformance.parity_metrics import ParityMetrics, parity_metrics
+from conformance.quant_checks import depthwise_granularity
 from conformance.tolerances import (
     DEFAULT_TOLERANCES,
     Tolerances,
@@ -151,7 +152,8 @@ def parity_check(
     if tol is None:
         msg = f"no tolerance for {kw}; measured max |delta| {metrics.score_max_abs:.3g}; run --calibrate"
         return CheckResult(variant.label, "parity", "fail", msg, metrics=metrics, seconds=seconds, **kw), metrics
-    result = from_details(variant.label, "parity", check_metrics(metrics, tol), metrics=metrics, **kw)
+    details = check_metrics(metrics, tol) + depthwise_granularity(variant.path, variant.runtime, variant.precision)
+    result = from_details(variant.label, "parity", details, metrics=metrics, **kw)
     result.seconds = seconds
     if result.status == "pass":
         result.message = (

@@ -1,0 +1,217 @@
+"""The conformance suite on a real exported bundle: it passes on the good bundle and fails on each sabotaged one.
+
+The good bundle is the session's `exported_bundle` plus quick golden vectors (re-signed); tolerances are calibrated
+on it once (`--calibrate` into a temporary file) and every sabotage is checked against them, so each failure below
+is the suite telling a broken file from a good one under the same limits.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from conformance.golden_io import build_golden
+from conformance.suite import ConformanceResult, run_conformance
+from quantize.manifest import resign_bundle
+from tests import conform_sabotage as sab
+
+HOST = ("pytorch", "onnxruntime", "litert")
+
+
+@pytest.fixture(scope="module")
+def good_bundle(exported_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = sab.copy_bundle(exported_bundle, tmp_path_factory.mktemp("conform") / "good")
+    build_golden(dest, "quick", progress=False)
+    resign_bundle(dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def tolerances(good_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tol") / "tolerances.json"
+    run_conformance(good_bundle, None, tolerances_path=path, calibrate=True, experiment=False, progress=False)
+    return path
+
+
+@pytest.fixture
+def copy_of(good_bundle: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return lambda: sab.copy_bundle(good_bundle, tmp_path / "bundle")
+
+
+def conform(bundle: Path, tolerances: Path, runtimes: tuple[str, ...] = HOST, **kw) -> ConformanceResult:  # type: ignore[no-untyped-def]
+    return run_conformance(
+        bundle, None, tolerances_path=tolerances, runtimes=runtimes, experiment=False, progress=False, **kw
+    )
+
+
+def failed(result: ConformanceResult) -> list[str]:
+    return [c.name for c in result.checks if c.failed]
+
+
+def test_good_bundle_passes_with_coreml_not_run(good_bundle: Path, tolerances: Path, tmp_path: Path) -> None:
+    result = run_conformance(good_bundle, tmp_path / "report", tolerances_path=tolerances, progress=False)
+    assert result.passed, failed(result)
+    statuses = {c.runtime: c.status for c in result.checks if c.group == "parity"}
+    assert statuses["coreml"] == "not-run"
+    assert all(c.message.startswith("not-run: needs macOS") for c in result.checks if c.runtime == "coreml")
+    assert {"pytorch", "onnxruntime", "litert", "mediapipe"} <= {r for r, s in statuses.items() if s == "pass"}
+    litert_threads = {c.name for c in result.checks if c.runtime == "litert" and c.status == "pass"}
+    assert any("1 thread)" in n for n in litert_threads)
+    assert any("threads)" in n for n in litert_threads)
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["passed"]
+    assert report["exit_code"] == 0
+    profile = json.loads((tmp_path / "report" / "parity_profile.json").read_text())
+    keys = {(b["model"], b["runtime"], b["precision"]) for b in profile["bands"]}
+    assert ("recapture", "litert", "int8") in keys
+    assert ("ovd", "onnxruntime", "int8") in keys
+    assert all(b["measured"]["max_abs"] <= b["tolerance"] for b in profile["bands"])
+    experiment = json.loads((tmp_path / "report" / "preprocess_parity.json").read_text())
+    verdicts = {r["name"]: r["verdict"] for r in experiment["models"]["recapture"]}
+    assert verdicts["bgr"] == "breaks parity"
+    assert verdicts["no_exif_transpose"] == "breaks parity"
+
+
+def test_missing_tolerance_entry_fails(good_bundle: Path, tolerances: Path, tmp_path: Path) -> None:
+    data = json.loads(tolerances.read_text())
+    data["entries"] = [e for e in data["entries"] if (e["model"], e["runtime"]) != ("recapture", "onnxruntime")]
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(data))
+    result = conform(good_bundle, partial, runtimes=("onnxruntime",))
+    assert any("recapture/onnxruntime" in n for n in failed(result))
+    assert any("run --calibrate" in c.message for c in result.checks if c.failed)
+
+
+def test_sabotage_bgr_fails(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+    bundle = copy_of()
+    sab.reexport_onnx_fp32(bundle, "recapture", wrap=sab.SwapChannels)
+    result = conform(bundle, tolerances, runtimes=("onnxruntime",))
+    assert failed(result) == ["recapture/onnxruntime/fp32 (recapture.fp32.onnx)"]
+    check = next(c for c in result.checks if c.failed)
+    assert check.metrics is not None
+    assert check.metrics.score_max_abs > 0.05
+
+
+def test_sabotage_normalisation_twice_fails(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+    bundle = copy_of()
+    sab.reexport_onnx_fp32(bundle, "ovd", wrap=sab.NormaliseTwice)
+    result = conform(bundle, tolerances, runtimes=("onnxruntime",))
+    assert failed(result) == ["ovd/onnxruntime/fp32 (ovd.fp32.onnx)"]
+
+
+def test_sabotage_per_tensor_depthwise_fails(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+    bundle = copy_of()
+    sab.per_tensor_onnx_int8(bundle, "recapture")
+    result = conform(bundle, tolerances, runtimes=("onnxruntime",))
+    assert failed(result) == ["recapture/onnxruntime/int8 (recapture.int8.onnx)"]
+    check = next(c for c in result.checks if c.failed)
+    assert any(d["check"] == "depthwise per-channel" and not d["passed"] for d in check.details)
+
+
+@pytest.mark.slow
+def test_sabotage_per_tensor_depthwise_litert_fails(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conform_litert import per_tensor_litert_int8
+
+    bundle = copy_of()
+    per_tensor_litert_int8(bundle, "recapture")
+    result = conform(bundle, tolerances, runtimes=("litert",))
+    assert "recapture/litert/int8 (recapture.int8.tflite, 1 thread)" in failed(result)
+
+
+def test_sabotage_model_from_another_version_fails(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+    bundle = copy_of()
+    sab.reexport_onnx_fp32(bundle, "recapture", alter=sab.other_version)
+    result = conform(bundle, tolerances, runtimes=("onnxruntime",))
+    assert failed(result) == ["recapture/onnxruntime/fp32 (recapture.fp32.onnx)"]
+
+
+def test_sabotage_stale_reference_weights_fail(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from edge_models.weights import load_weights
+
+    bundle = copy_of()
+    pt = bundle / "models" / "ovd" / "ovd.pt"
+    torch.save(sab.other_version(load_weights(pt).model).state_dict(), pt)
+    resign_bundle(bundle)
+    result = conform(bundle, tolerances, runtimes=("pytorch",))
+    assert failed(result) == ["ovd/pytorch/fp32 (ovd.pt)"]
+
+
+@pytest.mark.parametrize("resign", [False, True])
+def test_sabotage_flipped_byte_fails(copy_of, tolerances: Path, resign: bool) -> None:  # type: ignore[no-untyped-def]
+    bundle = copy_of()
+    sab.flip_byte(bundle / "models" / "recapture" / "recapture.int8.tflite")
+    if resign:
+        resign_bundle(bundle)
+        result = conform(bundle, tolerances, runtimes=("litert",))
+        assert any(n.startswith("recapture/litert/int8 (recapture.int8.tflite") for n in failed(result))
+    else:
+        result = conform(bundle, tolerances, runtimes=())
+        assert failed(result) == ["bundle integrity (schema, signature, hashes)"]
+        assert "recapture.int8.tflite" in result.checks[0].message
+
+
+@pytest.mark.parametrize("resign", [False, True])
+def test_sabotage_truncated_tflite_fails(copy_of, tolerances: Path, resign: bool) -> None:  # type: ignore[no-untyped-def]
+    bundle = copy_of()
+    sab.truncate(bundle / "models" / "ovd" / "ovd.int8.tflite")
+    if resign:
+        resign_bundle(bundle)
+    result = conform(bundle, tolerances, runtimes=("litert",))
+    names = failed(result)
+    assert any(n.startswith("ovd/litert/int8") for n in names)
+    assert ("bundle integrity (schema, signature, hashes)" in names) is not resign
+
+
+@pytest.mark.parametrize("resign", [False, True])
+def test_sabotage_threshold_edited_fails(copy_of, tolerances: Path, resign: bool) -> None:  # type: ignore[no-untyped-def]
+    bundle = copy_of()
+    sab.edit_threshold(bundle, "recapture", resign=resign)
+    result = conform(bundle, tolerances, runtimes=())
+    expected = ["recapture: manifest, card and golden agree"]
+    if not resign:
+        expected.insert(0, "bundle integrity (schema, signature, hashes)")
+    assert failed(result) == expected
+
+
+def test_cli_exit_codes_and_reports(good_bundle: Path, tolerances: Path, tmp_path: Path) -> None:
+    def run(bundle: Path) -> subprocess.CompletedProcess[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "cardlive.cli",
+            "conform",
+            str(bundle),
+            "--report",
+            str(tmp_path / "r"),
+            "--tolerances",
+            str(tolerances),
+            "--runtimes",
+            "pytorch",
+            "onnxruntime",
+            "--no-experiment",
+            "--quiet",
+        ]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+
+    ok = run(good_bundle)
+    assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
+    assert "PASS:" in ok.stdout
+    broken = tmp_path / "broken"
+    shutil.copytree(good_bundle, broken)
+    sab.edit_threshold(broken, "ovd")
+    bad = run(broken)
+    assert bad.returncode == 1
+    assert "FAIL" in bad.stdout
+    assert "ovd: manifest, card and golden agree" in bad.stdout
+    junit = ET.parse(tmp_path / "r" / "junit.xml").getroot()
+    assert int(junit.get("failures", "0")) == 2
+    assert len(junit.findall(".//testcase/failure")) == 2
+    json.loads((tmp_path / "r" / "report.json").read_text())  # strict JSON
