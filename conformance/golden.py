@@ -61,6 +61,7 @@ class GoldenConfig:
     orders: tuple[str, ...] = ("forward", "reverse")
     e2e_variants: tuple[str, ...] = ("base", "edge", "exif_rot90")  # variants whose frames are stored as JPEG
     e2e_frames: int = 1  # frames per capture stored for end-to-end checks (the first ones)
+    e2e_sequences: int = 2  # captures (in plan order) whose whole base-variant sequence is stored (ovd end-to-end)
     supersample: int = 1
 
     def __post_init__(self) -> None:
@@ -145,17 +146,20 @@ class _Capture:
     sim_seed: int
     index: int
     frames: list[tuple[bytes, NDArray[np.float64]]]
+    ordinal: int = 0
 
 
 def _captures(config: GoldenConfig, progress: bool) -> Iterator[_Capture]:
     jobs = [(k, f, p, v) for k, f in enumerate(config.families) for p in range(config.pairs_per_family) for v in (0, 1)]
-    for k, family, pair, attack in tqdm(jobs, desc="golden: render", unit="capture", disable=not progress):
+    for ordinal, (k, family, pair, attack) in enumerate(
+        tqdm(jobs, desc="golden: render", unit="capture", disable=not progress)
+    ):
         sim = SimConfig(
             seed=config.seed + k, species=("genuine", family), frames=config.frames, supersample=config.supersample
         )
         cap = render_capture(sim, 2 * pair + attack)
         frames = [(fr.jpeg, np.asarray(fr.quad, dtype=np.float64)) for fr in cap.frames]
-        yield _Capture(family, pair, cap.label, cap.species, sim.seed, cap.index, frames)
+        yield _Capture(family, pair, cap.label, cap.species, sim.seed, cap.index, frames, ordinal)
 
 
 def model_output(loaded: LoadedModel, batch: NDArray[np.uint8]) -> list[NDArray[np.float32]]:
@@ -218,7 +222,8 @@ def _per_capture(
         frame_id = f"{name}-t{t}-{variant}"
         rgb = decode_rgb(jpeg, frame_id)
         stored = None
-        if variant in config.e2e_variants and t < config.e2e_frames:
+        whole = variant == "base" and cap.ordinal < config.e2e_sequences
+        if whole or (variant in config.e2e_variants and t < config.e2e_frames):
             stored = f"frames/{frame_id}.jpg"
             result.frames.append(StoredFrame(frame_id, jpeg, quad, rgb, variant, 8 if variant == "exif_rot90" else 1))
         if "recapture" in models:

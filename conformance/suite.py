@@ -190,7 +190,8 @@ def run_conformance(
     """Run every check on a bundle and write the reports (when report_dir is given).
 
     calibrate: re-measure tolerances for every variant that ran and write them to tolerances_path before checking
-    (refused when integrity or consistency fails, or a delta exceeds its precision's ceiling).
+    (refused when integrity or consistency fails; a variant whose delta exceeds its precision's ceiling keeps its
+    old entry and fails the "tolerances calibrated" check, so a broken export cannot widen its own tolerance).
     signing_key: when given, the parity profile is also written into the bundle and the bundle re-signed.
     experiment: also run the preprocessing-parity experiment on the stored frames (informational, in the reports).
     """
@@ -274,10 +275,15 @@ def _calibrate(
     entries = dict(current.entries)
     from quantize.runtimes import runtime_available
 
+    refused: list[tuple[str, bool, str]] = []
     for variant, golden in tqdm(plan, desc="calibrate", unit="run", disable=not progress):
         if variant.threads != 1 or variant.runtime not in runtimes or not runtime_available(variant.runtime)[0]:
             continue
-        edge = run_variant(variant, golden)
+        try:
+            edge = run_variant(variant, golden)
+        except CardliveError as exc:
+            refused.append((variant.label, False, f"cannot run: {exc}"))
+            continue
         metrics = parity_metrics(
             variant.model,
             variant.runtime,
@@ -288,11 +294,15 @@ def _calibrate(
             _thresholds(golden),
             0.0,
         )
-        tol = calibrate_entry(metrics, margin, str(manifest.get("bundle_version", "unknown")))
+        try:
+            tol = calibrate_entry(metrics, margin, str(manifest.get("bundle_version", "unknown")))
+        except CardliveError as exc:  # above the ceiling: keep the old entry (or none); the check below fails
+            refused.append((variant.label, False, str(exc)))
+            continue
         entries[tol.key] = tol
     result = Tolerances(margin, entries)
     write_tolerances(result, path)
-    checks.append(from_details("tolerances calibrated", "bundle", [("write", True, f"wrote {path}")]))
+    checks.append(from_details("tolerances calibrated", "bundle", [("write", True, f"wrote {path}"), *refused]))
     return result
 
 

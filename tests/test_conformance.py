@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import numpy as np
 import pytest
 
 from conformance.golden_io import build_golden
@@ -52,6 +53,16 @@ def conform(bundle: Path, tolerances: Path, runtimes: tuple[str, ...] = HOST, **
 
 def failed(result: ConformanceResult) -> list[str]:
     return [c.name for c in result.checks if c.failed]
+
+
+_BASELINE: dict[tuple[str, ...], set[str]] = {}
+
+
+def new_failures(bundle: Path, good: Path, tolerances: Path, runtimes: tuple[str, ...]) -> list[str]:
+    """Failures of `bundle` that the good bundle does not have under the same runtimes and tolerances."""
+    if runtimes not in _BASELINE:
+        _BASELINE[runtimes] = set(failed(conform(good, tolerances, runtimes)))
+    return sorted(set(failed(conform(bundle, tolerances, runtimes))) - _BASELINE[runtimes])
 
 
 def test_good_bundle_passes_with_coreml_not_run(good_bundle: Path, tolerances: Path, tmp_path: Path) -> None:
@@ -98,40 +109,41 @@ def test_sabotage_bgr_fails(copy_of, tolerances: Path) -> None:  # type: ignore[
     assert check.metrics.score_max_abs > 0.05
 
 
-def test_sabotage_normalisation_twice_fails(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sabotage_normalisation_twice_fails(copy_of, good_bundle: Path, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
     bundle = copy_of()
     sab.reexport_onnx_fp32(bundle, "ovd", wrap=sab.NormaliseTwice)
-    result = conform(bundle, tolerances, runtimes=("onnxruntime",))
-    assert failed(result) == ["ovd/onnxruntime/fp32 (ovd.fp32.onnx)"]
+    assert new_failures(bundle, good_bundle, tolerances, ("onnxruntime",)) == ["ovd/onnxruntime/fp32 (ovd.fp32.onnx)"]
 
 
-def test_sabotage_per_tensor_depthwise_fails(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sabotage_per_tensor_depthwise_fails(copy_of, good_bundle: Path, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
     bundle = copy_of()
     sab.per_tensor_onnx_int8(bundle, "recapture")
-    result = conform(bundle, tolerances, runtimes=("onnxruntime",))
-    assert failed(result) == ["recapture/onnxruntime/int8 (recapture.int8.onnx)"]
-    check = next(c for c in result.checks if c.failed)
+    name = "recapture/onnxruntime/int8 (recapture.int8.onnx)"
+    assert new_failures(bundle, good_bundle, tolerances, ("onnxruntime",)) == [name]
+    check = next(c for c in conform(bundle, tolerances, ("onnxruntime",)).checks if c.name == name)
     assert any(d["check"] == "depthwise per-channel" and not d["passed"] for d in check.details)
 
 
 @pytest.mark.slow
-def test_sabotage_per_tensor_depthwise_litert_fails(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sabotage_per_tensor_depthwise_litert_fails(copy_of, good_bundle: Path, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
     from tests.conform_litert import per_tensor_litert_int8
 
     bundle = copy_of()
     per_tensor_litert_int8(bundle, "recapture")
-    result = conform(bundle, tolerances, runtimes=("litert",))
-    assert "recapture/litert/int8 (recapture.int8.tflite, 1 thread)" in failed(result)
+    assert "recapture/litert/int8 (recapture.int8.tflite, 1 thread)" in new_failures(
+        bundle, good_bundle, tolerances, ("litert",)
+    )
 
 
-def test_sabotage_model_from_another_version_fails(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sabotage_model_from_another_version_fails(copy_of, good_bundle: Path, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
     bundle = copy_of()
     sab.reexport_onnx_fp32(bundle, "recapture", alter=sab.other_version)
-    result = conform(bundle, tolerances, runtimes=("onnxruntime",))
-    assert failed(result) == ["recapture/onnxruntime/fp32 (recapture.fp32.onnx)"]
+    assert new_failures(bundle, good_bundle, tolerances, ("onnxruntime",)) == [
+        "recapture/onnxruntime/fp32 (recapture.fp32.onnx)"
+    ]
 
 
-def test_sabotage_stale_reference_weights_fail(copy_of, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sabotage_stale_reference_weights_fail(copy_of, good_bundle: Path, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
     import torch
 
     from edge_models.weights import load_weights
@@ -140,18 +152,17 @@ def test_sabotage_stale_reference_weights_fail(copy_of, tolerances: Path) -> Non
     pt = bundle / "models" / "ovd" / "ovd.pt"
     torch.save(sab.other_version(load_weights(pt).model).state_dict(), pt)
     resign_bundle(bundle)
-    result = conform(bundle, tolerances, runtimes=("pytorch",))
-    assert failed(result) == ["ovd/pytorch/fp32 (ovd.pt)"]
+    assert new_failures(bundle, good_bundle, tolerances, ("pytorch",)) == ["ovd/pytorch/fp32 (ovd.pt)"]
 
 
 @pytest.mark.parametrize("resign", [False, True])
-def test_sabotage_flipped_byte_fails(copy_of, tolerances: Path, resign: bool) -> None:  # type: ignore[no-untyped-def]
+def test_sabotage_flipped_byte_fails(copy_of, good_bundle: Path, tolerances: Path, resign: bool) -> None:  # type: ignore[no-untyped-def]
     bundle = copy_of()
     sab.flip_byte(bundle / "models" / "recapture" / "recapture.int8.tflite")
-    if resign:
+    if resign:  # a build step that signs whatever it finds: the flipped weight must show in the numbers
         resign_bundle(bundle)
-        result = conform(bundle, tolerances, runtimes=("litert",))
-        assert any(n.startswith("recapture/litert/int8 (recapture.int8.tflite") for n in failed(result))
+        new = new_failures(bundle, good_bundle, tolerances, ("litert",))
+        assert any(n.startswith("recapture/litert/int8 (recapture.int8.tflite") for n in new), new
     else:
         result = conform(bundle, tolerances, runtimes=())
         assert failed(result) == ["bundle integrity (schema, signature, hashes)"]
@@ -159,13 +170,12 @@ def test_sabotage_flipped_byte_fails(copy_of, tolerances: Path, resign: bool) ->
 
 
 @pytest.mark.parametrize("resign", [False, True])
-def test_sabotage_truncated_tflite_fails(copy_of, tolerances: Path, resign: bool) -> None:  # type: ignore[no-untyped-def]
+def test_sabotage_truncated_tflite_fails(copy_of, good_bundle: Path, tolerances: Path, resign: bool) -> None:  # type: ignore[no-untyped-def]
     bundle = copy_of()
     sab.truncate(bundle / "models" / "ovd" / "ovd.int8.tflite")
     if resign:
         resign_bundle(bundle)
-    result = conform(bundle, tolerances, runtimes=("litert",))
-    names = failed(result)
+    names = new_failures(bundle, good_bundle, tolerances, ("litert",))
     assert any(n.startswith("ovd/litert/int8") for n in names)
     assert ("bundle integrity (schema, signature, hashes)" in names) is not resign
 
@@ -174,11 +184,10 @@ def test_sabotage_truncated_tflite_fails(copy_of, tolerances: Path, resign: bool
 def test_sabotage_threshold_edited_fails(copy_of, tolerances: Path, resign: bool) -> None:  # type: ignore[no-untyped-def]
     bundle = copy_of()
     sab.edit_threshold(bundle, "recapture", resign=resign)
-    result = conform(bundle, tolerances, runtimes=())
     expected = ["recapture: manifest, card and golden agree"]
     if not resign:
         expected.insert(0, "bundle integrity (schema, signature, hashes)")
-    assert failed(result) == expected
+    assert failed(conform(bundle, tolerances, runtimes=())) == expected
 
 
 def test_cli_exit_codes_and_reports(good_bundle: Path, tolerances: Path, tmp_path: Path) -> None:
@@ -215,3 +224,100 @@ def test_cli_exit_codes_and_reports(good_bundle: Path, tolerances: Path, tmp_pat
     assert int(junit.get("failures", "0")) == 2
     assert len(junit.findall(".//testcase/failure")) == 2
     json.loads((tmp_path / "r" / "report.json").read_text())  # strict JSON
+
+
+def test_device_results_example_passes_and_tampering_fails(good_bundle: Path, tolerances: Path, tmp_path: Path) -> None:
+    from conformance.device import write_device_example
+
+    good = write_device_example(good_bundle, tmp_path / "host.json", "litert", "int8", threads=2)
+    result = conform(good_bundle, tolerances, runtimes=(), device_results=[good])
+    device = [c for c in result.checks if c.group == "device"]
+    assert [c.status for c in device] == ["pass"], device[0].message
+    data = json.loads(good.read_text())
+
+    def variant(name: str, edit) -> Path:  # type: ignore[no-untyped-def]
+        copy = json.loads(json.dumps(data))
+        edit(copy)
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(copy))
+        return path
+
+    def shift(d) -> None:  # type: ignore[no-untyped-def]
+        first = d["runs"][0]["results"][0]["outputs"][0]
+        first[0] = min(1.0, first[0] + 0.3)
+        first[1] = max(0.0, first[1] - 0.3)
+
+    bad = [
+        variant("shifted", shift),
+        variant("missing", lambda d: d["runs"][0]["results"].pop()),
+        variant("other_bundle", lambda d: d.update(manifest_sha256="0" * 64)),
+        variant("schema", lambda d: d["device"].pop("os")),
+    ]
+    result = conform(good_bundle, tolerances, runtimes=(), device_results=bad)
+    device = [c for c in result.checks if c.group == "device"]
+    assert [c.status for c in device] == ["fail"] * 4
+    assert "max |delta|" in device[0].message or "flip" in device[0].message
+    assert "missing" in device[1].message
+    assert "manifest" in device[2].message
+    assert "schema" in device[3].message
+
+
+def test_conform_preprocess_cli_finds_first_difference(good_bundle: Path, tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "cardlive.cli", "conform-preprocess", str(good_bundle), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+
+    cand = tmp_path / "cand"
+    ok = cli("--dump-reference", str(cand), "--candidate", str(cand), "--quiet")
+    assert ok.returncode == 0, ok.stdout[-1500:] + ok.stderr[-1500:]
+    frame = sorted(p for p in cand.iterdir())[0]
+    patches = frame / "recapture.patches.bin"
+    data = bytearray(patches.read_bytes())
+    index = 2 * 64 * 64 * 3 + (5 * 64 + 9) * 3 + 1  # patch 2, row 5, column 9, channel G
+    data[index] = (data[index] + 3) % 256
+    patches.write_bytes(bytes(data))
+    bad = cli("--candidate", str(cand), "--quiet")
+    assert bad.returncode == 1
+    assert f"FAIL {frame.name} recapture.patches: first difference over 0 at patch 2, row 5, column 9, channel G" in (
+        bad.stdout
+    )
+    (frame / "ovd.global_view.bin").unlink()
+    missing = cli("--candidate", str(cand), "--quiet")
+    assert missing.returncode == 1
+    assert "missing: expected ovd.global_view.bin" in missing.stdout
+
+
+def _chromium() -> str | None:
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed (apt-get install -y chromium)")
+def test_html_report_renders_plots_in_headless_chromium(good_bundle: Path, tolerances: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    broken = sab.copy_bundle(good_bundle, tmp_path / "b")
+    sab.edit_threshold(broken, "ovd")
+    run_conformance(broken, tmp_path / "r", tolerances_path=tolerances, runtimes=("pytorch", "litert"), progress=False)
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4
+    assert "http" not in html.replace("http-equiv", "")
+    assert html.index("FAIL") < html.index(">pass<")  # failures first
+    shot = tmp_path / "shot.png"
+    cmd = [
+        str(_chromium()),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1400,2400",
+        f"--screenshot={shot}",
+        (tmp_path / "r" / "report.html").as_uri(),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert shot.exists()
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+    plot_blue = np.sum(np.abs(pixels - [9, 105, 218]).sum(axis=1) < 60)  # the scatter points' colour
+    fail_red = np.sum(np.abs(pixels - [255, 235, 233]).sum(axis=1) < 6)  # failed-row background
+    assert plot_blue > 200, f"no scatter plot visible ({plot_blue} plot-blue pixels)"
+    assert fail_red > 1000
