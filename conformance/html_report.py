@@ -34,7 +34,7 @@ def _scatter(m: ParityMetrics) -> str:
     """PNG (base64) of edge vs reference attack scores with the threshold lines."""
     fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=90)
     ax.plot([0, 1], [0, 1], color="#8c959f", lw=0.8)
-    ax.scatter(m.reference_scores, [v if v == v else 1.05 for v in m.edge_scores], s=9, alpha=0.7, color="#0969da")
+    ax.scatter(m.reference_scores, [v if v == v else 1.05 for v in m.edge_scores], s=14, alpha=0.8, color="#0969da")
     for key, t in m.thresholds.items():
         ax.axvline(t["threshold"], color="#cf222e", lw=0.7, ls="--")
         ax.axhline(t["threshold"], color="#cf222e", lw=0.7, ls="--", label=f"threshold {key}")
