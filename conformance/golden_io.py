@@ -163,7 +163,7 @@ class GoldenData:
 
 def golden_models(bundle_dir: Path) -> list[str]:
     root = Path(bundle_dir) / "golden"
-    return sorted(p.parent.name for p in root.glob("*/index.json"))
+    return sorted(p.parent.name for p in root.glob("*/vectors.npz"))
 
 
 def load_golden(bundle_dir: Path, model: str) -> GoldenData:

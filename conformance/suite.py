@@ -199,6 +199,7 @@ def run_conformance(
     if not (bundle / "manifest.json").exists():
         raise InputError(f"{bundle} is not a release bundle (no manifest.json); create one with `cardlive export`")
     start = time.perf_counter()
+    _quiet_onnxruntime()
     n_threads = threads or min(4, os.cpu_count() or 1)
     checks = [integrity_check(bundle)]
     manifest = read_manifest(bundle) or {}
@@ -315,3 +316,12 @@ def _experiment(bundle: Path, models: list[str]) -> dict[str, Any] | None:
     except InputError as exc:
         return {"error": str(exc)}
     return run_experiment(bundle, loaded)
+
+
+def _quiet_onnxruntime() -> None:
+    """ONNX Runtime logs one warning per unused initializer of every QDQ graph; keep errors only (process-wide)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    onnxruntime.set_default_logger_severity(3)

@@ -1,7 +1,8 @@
 """Tolerances keyed by (model, runtime, precision): loading, checking metrics against them, and `--calibrate`.
 
 Calibration (documented margin, the same for every key):
-- attack score and every output: bound = max(floor[precision], factor x measured max |delta|), factor 2;
+- attack score and every output: bound = min(ceiling, max(floor[precision], factor x measured max |delta|)),
+  factor 2;
   floors: fp32 1e-4 (coremltools' CPU fp32 atol), fp16 2e-3, int8 / int8w 1e-2;
 - SNR: min_snr_db = min(measured - 6.02 dB (factor 2 in amplitude), snr_cap[precision]); caps fp32 80 dB, fp16 30 dB,
   int8 / int8w 20 dB (the "SNR > 20 dB for compressed models" anchor), so identical outputs do not demand 200 dB;
@@ -118,8 +119,8 @@ def calibrate_entry(m: ParityMetrics, margin: dict[str, Any], bundle_version: st
         runtime=m.runtime,
         precision=p,
         required=True,
-        attack_score_abs=max(floor, factor * m.score_max_abs),
-        output_abs={c.name: max(floor, factor * float(c.max_abs or 0.0)) for c in m.outputs},
+        attack_score_abs=min(ceiling, max(floor, factor * m.score_max_abs)),
+        output_abs={c.name: min(ceiling, max(floor, factor * float(c.max_abs or 0.0))) for c in m.outputs},
         max_flip_rate=min(1.0, factor * flip + float(margin["flip_rate_slack"])),
         min_snr_db=min(snr - float(margin["snr_slack_db"]), float(margin["snr_cap_db"][p])),
         min_top1_agreement=max(0.0, 1.0 - factor * (1.0 - m.top1_agreement) - float(margin["flip_rate_slack"])),

@@ -75,7 +75,7 @@ def test_tolerances_calibrate_with_margin_and_refuse_above_ceiling() -> None:
     edge = (ref + rng.normal(0, 0.002, ref.shape)).astype(np.float32)
     m = parity_metrics("recapture", "litert", "int8", rows, [ref], [edge], {"t": 0.5}, 0.0)
     tol = calibrate_entry(m, DEFAULT_MARGIN, "test")
-    assert tol.attack_score_abs == pytest.approx(max(0.01, 2 * m.score_max_abs))
+    assert tol.attack_score_abs == pytest.approx(min(0.1, max(0.01, 2 * m.score_max_abs)))
     assert all(ok for _, ok, _ in check_metrics(m, tol))
     worse = (ref + rng.normal(0, 0.05, ref.shape)).astype(np.float32)
     m2 = parity_metrics("recapture", "litert", "int8", rows, [ref], [worse], {"t": 0.5}, tol.attack_score_abs)
@@ -152,3 +152,19 @@ def test_golden_generation_is_deterministic_for_a_config() -> None:
         idx = [v.id for v in a.vectors["recapture"]].index(blends[0].id)
         score = 1.0 - float(a.outputs["recapture"][0][idx, 0])
         assert abs(score - models["recapture"].threshold) < 0.01
+
+
+def test_committed_tolerances_and_device_example_match_their_schemas() -> None:
+    import json
+    from pathlib import Path
+
+    from conformance.tolerances import DEFAULT_TOLERANCES, load_tolerances
+
+    tolerances = load_tolerances(DEFAULT_TOLERANCES)
+    assert tolerances.lookup("recapture", "litert", "int8") is not None
+    example = Path(__file__).parents[1] / "docs" / "examples" / "device_results_host_litert.json"
+    data = json.loads(example.read_text())
+    assert validate(data, "device_results.schema.json") == []
+    assert {r["runtime"] for r in data["runs"]} == {"litert"}
+    data["runs"][0].pop("results")
+    assert validate(data, "device_results.schema.json")  # negative control
