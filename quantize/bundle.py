@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,8 @@ def export_model(
         report["checks"].append(_check_artifact(path, "mediapipe" if metadata else runtime, check_x, reference))
 
     example = calibration.inputs[:1]
+    seconds = report.setdefault("seconds", {})
+    started = time.perf_counter()
     if "onnx" in targets:
         fp32 = onnx_export.export_onnx_fp32(folded, name, example, out / f"{name}.fp32.onnx")
         int8 = onnx_export.quantize_onnx_int8(fp32, out / f"{name}.int8.onnx", batches)
@@ -175,6 +178,7 @@ def export_model(
         add(int8, "onnxruntime", "int8")
         layers = onnx_export.onnx_layer_report(fp32, int8, batches[: min(8, len(batches))])
         _write_json(bundle / "reports" / f"{name}.onnx_int8_layers.json", {"model": name, "layers": layers})
+        seconds["onnx"], started = time.perf_counter() - started, time.perf_counter()
     if "tflite" in targets:
         int8 = litert_export.export_litert_int8(folded, batches, out / f"{name}.int8.tflite")
         add(int8, "litert", "int8")
@@ -185,6 +189,7 @@ def export_model(
             labels = list(loaded.card.get("labels", []))
             litert_export.add_classifier_metadata(int8, meta, labels, name, _version(loaded))
             add(meta, "litert", "int8", metadata=True)
+        seconds["tflite"], started = time.perf_counter() - started, time.perf_counter()
     if "coreml" in targets:
         for precision in ("fp16", "int8w"):
             path = coreml_export.export_coreml(folded, name, example, out / f"{name}.{precision}.mlpackage", precision)
@@ -193,6 +198,7 @@ def export_model(
                 raise OutputError(f"CoreML export failed its structural check: {problems[0]}")
             add(path, "coreml", precision)
             report.setdefault("coreml", {})[precision] = coreml_export.weight_summary(path)
+        seconds["coreml"] = time.perf_counter() - started
     entry = {
         "version": _version(loaded),
         "labels": list(loaded.card.get("labels", [])),

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnxruntime
 import torch
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization import qdq_loss_debug as qdq_debug
@@ -33,6 +34,7 @@ IO_NAMES = {
     "ovd": (["sequence"], ["p_real", "glare"]),
 }
 OPSET = 17
+onnxruntime.set_default_logger_severity(3)
 
 
 def export_onnx_fp32(model: nn.Module, name: str, example: np.ndarray, path: Path) -> Path:

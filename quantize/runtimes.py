@@ -133,6 +133,7 @@ class OnnxRunner:
     def __init__(self, path: Path, threads: int = 1) -> None:
         import onnxruntime as ort
 
+        ort.set_default_logger_severity(3)  # errors only: unused-initializer notices are not actionable
         self.path = Path(path)
         self.precision = precision_of(self.path)
         options = ort.SessionOptions()

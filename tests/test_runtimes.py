@@ -92,16 +92,12 @@ def test_coreml_runner_refuses_to_run_off_macos(exported_bundle: Path) -> None:
         runner.run([_inputs("ovd", 1)])
 
 
-def test_litert_runner_matches_pytorch_in_signature_order(tmp_path: Path) -> None:
-    import litert_torch
-
-    model = load_weights(WEIGHTS / "ovd.pt").model
-    path = tmp_path / "ovd.fp32.tflite"
-    litert_torch.convert(model, (torch.from_numpy(_inputs("ovd", 1)),)).export(str(path))
+def test_litert_runner_matches_pytorch_in_signature_order(exported_bundle: Path) -> None:
+    path = exported_bundle / "models" / "ovd" / "ovd.fp16.tflite"
     x = _inputs("ovd", 2)
     ref = open_runner(WEIGHTS / "ovd.pt", "pytorch").run([x])
     for threads in (1, 2):
         got = open_runner(path, "litert", threads=threads).run([x])
         assert [g.shape for g in got] == [(2, 1), (2, 8, 10, 16)]
         for g, r in zip(got, ref, strict=True):
-            np.testing.assert_allclose(g, r, atol=1e-4)
+            np.testing.assert_allclose(g, r, atol=5e-3)
