@@ -148,14 +148,21 @@ def parity_check(
     metrics = parity_metrics(
         variant.model, variant.runtime, variant.precision, golden.rows, golden.outputs, edge, _thresholds(golden), band
     )
-    seconds = time.perf_counter() - start
+    details = depthwise_granularity(variant.path, variant.runtime, variant.precision)
     if tol is None:
-        msg = f"no tolerance for {kw}; measured max |delta| {metrics.score_max_abs:.3g}; run --calibrate"
-        return CheckResult(variant.label, "parity", "fail", msg, metrics=metrics, seconds=seconds, **kw), metrics
-    details = check_metrics(metrics, tol) + depthwise_granularity(variant.path, variant.runtime, variant.precision)
+        details.insert(
+            0,
+            (
+                "tolerance",
+                False,
+                f"no tolerance for {kw}; measured max |delta| {metrics.score_max_abs:.3g}; run --calibrate",
+            ),
+        )
+    else:
+        details = check_metrics(metrics, tol) + details
     result = from_details(variant.label, "parity", details, metrics=metrics, **kw)
-    result.seconds = seconds
-    if result.status == "pass":
+    result.seconds = time.perf_counter() - start
+    if result.status == "pass" and tol is not None:
         result.message = (
             f"max |delta score| {metrics.score_max_abs:.3g} <= {tol.attack_score_abs:.3g}, "
             f"flip rate {max(t['flip_rate'] for t in metrics.thresholds.values()):.3f}"
