@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cardlive-installed
 
-.PHONY: setup test test-fast lint release clean
+.PHONY: setup setup-browser test test-fast lint release clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Headless Chromium for the conformance HTML-report test (Debian, as root); without it that test is skipped.
+setup-browser:
+	apt-get update && apt-get install -y chromium
 
 lint: setup
 	$(BIN)/ruff check .

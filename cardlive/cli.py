@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cardlive import __version__
+from cardlive.cmd_conform import register as register_conform
+from cardlive.cmd_export import register as register_export
 from cardlive.errors import CardliveError, ParameterError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -46,6 +48,11 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.target == "export":
+        from cardlive.cmd_export import bench_export
+
+        out = args.out if args.out != DEFAULT_BENCH_OUT else Path("build/bench/export.json")
+        return bench_export(args.bundle, out, args.repeats)
     if args.target == "models":
         from edge_models.bench import format_model_table, run_model_bench, write_model_report
 
@@ -54,6 +61,11 @@ def _bench(args: argparse.Namespace) -> int:
         out = args.out if args.out != DEFAULT_BENCH_OUT else Path("build/bench/models.json")
         print(f"report: {write_model_report(model_rows, out)}")
         return 0
+    if args.target == "conform":
+        from cardlive.cmd_conform import bench_conform
+
+        out = args.out if args.out != DEFAULT_BENCH_OUT else Path("build/bench/conform.json")
+        return bench_conform(args.bundle, out)
     if args.target != "simulate":
         raise ParameterError(f"unknown benchmark {args.target!r}")
     from capture_sim.bench import format_table, run_bench, write_report
@@ -199,9 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure speed; writes JSON and prints a table",
         description="Benchmarks. 'simulate': captures per second per core for each class at "
         "1280x720 and 1920x1080, against a plain OpenCV warp+JPEG baseline in the same run. 'models': single-thread "
-        "PyTorch latency per frame / per sequence and the preprocessing time.",
+        "PyTorch latency per frame / per sequence and the preprocessing time. 'export': size and latency of every "
+        "artifact in a bundle (LiteRT and ONNX Runtime at 1 and 2 threads) against fp32 PyTorch in the same run. "
+        "'conform': the full conformance suite on --bundle's golden vectors (target <= 60 s for >= 512), against "
+        "the PyTorch reference alone.",
     )
-    bench.add_argument("target", choices=["simulate", "models"], help="what to measure")
+    bench.add_argument("target", choices=["simulate", "models", "export", "conform"], help="what to measure")
+    bench.add_argument(
+        "--bundle", type=Path, default=Path("build/bundle"), help="export / conform: the bundle to measure"
+    )
+    bench.add_argument("--repeats", type=int, default=50, help="export: timed runs per artifact and thread count")
     bench.add_argument("--pairs", type=int, default=4, help="pairs rendered per frame size (default 4)")
     bench.add_argument("--seed", type=int, default=1234)
     bench.add_argument("--supersample", type=int, default=2, help="scene samples per pixel per axis (default 2)")
@@ -283,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--json", action="store_true")
     sc.set_defaults(handler=_score)
 
+    register_export(sub)
+
     rel = sub.add_parser(
         "release",
         help="the release job: every stage this version contains, in order",
@@ -293,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--out", type=Path, default=Path("build/release"))
     rel.add_argument("--quick", action="store_true", help="smaller demo set and benchmark")
     rel.set_defaults(handler=_release)
+    register_conform(sub)
     return parser
 
 

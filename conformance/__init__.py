@@ -1,1 +1,2 @@
-"""Conformance suite (golden vectors, runtimes, tolerances) and the edge-vs-cloud service. Built in issues 6-7."""
+"""Conformance suite: golden vectors, runtime parity against the fp32 reference, tolerances, parity profile,
+device results, preprocessing golden vectors and reports. Entry point: `conformance.suite.run_conformance`."""

@@ -1,0 +1,65 @@
+"""The accuracy-kept check: variants are scored against fp32; a model quantised on constant data is caught."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from quantize.accuracy import LabelledInputs, check_model, compare, load_labelled
+from quantize.calibration import constant_calibration
+from quantize.onnx_export import quantize_onnx_int8
+
+
+def test_compare_counts_flips_and_metric_deltas() -> None:
+    species = ["genuine"] * 4 + ["laser_am"] * 4
+    reference = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9])
+    same = compare(reference, reference.copy(), species, 0.5)
+    assert same["agreement"] == 1.0
+    assert same["passed"]
+    flipped = reference.copy()
+    flipped[4] = 0.45  # one attack now accepted
+    result = compare(reference, flipped, species, 0.5)
+    assert result["flips"] == 1
+    assert result["delta_worst_apcer_pp"] == pytest.approx(25.0)
+    assert not result["passed"]
+
+
+def test_constant_calibration_is_caught(
+    exported_bundle: Path, export_calibrations: dict[str, Any], tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(exported_bundle, bundle)
+    calibration = export_calibrations["recapture"]
+    data = LabelledInputs(np.asarray(calibration.inputs), list(calibration.species))
+    folder = bundle / "models" / "recapture"
+    good = {v["path"]: v for v in check_model(bundle, "recapture", data)["variants"]}
+    bad_batches = constant_calibration(calibration).batches()
+    quantize_onnx_int8(folder / "recapture.fp32.onnx", folder / "recapture.int8.onnx", bad_batches)
+    report = check_model(bundle, "recapture", data)
+    bad = next(v for v in report["variants"] if v["path"].endswith("recapture.int8.onnx"))
+    ok = good["models/recapture/recapture.int8.onnx"]
+    assert not bad["passed"]
+    assert bad["max_abs_score_delta"] > 5 * ok["max_abs_score_delta"]
+    assert good["models/recapture/recapture.fp32.onnx"]["passed"]
+    assert good["models/recapture/recapture.fp32.onnx"]["agreement"] == 1.0
+    coreml = [v for v in report["variants"] if v["runtime"] == "coreml"]
+    assert coreml
+    assert all(v["ran"] is False for v in coreml)
+    json.dumps(report)  # the report is JSON-able
+
+
+def test_quant_check_cli_on_a_simulated_folder(exported_bundle: Path, tiny_set: Path, tmp_path: Path) -> None:
+    from cardlive.cli import main
+
+    report = tmp_path / "check.json"
+    code = main(["quant-check", "--bundle", str(exported_bundle), "--data", str(tiny_set), "--report", str(report)])
+    result = json.loads(report.read_text())
+    assert code == (0 if result["passed"] else 1)
+    variants = result["models"][0]["variants"]
+    assert {v["runtime"] for v in variants if v["ran"]} == {"onnxruntime", "litert", "mediapipe"}
+    assert result["models"][0]["n"] == len(load_labelled("recapture", tiny_set).species)
