@@ -79,11 +79,17 @@ def rectified_aspect(quad: Quad, width: int, height: int) -> float:
     return float(np.linalg.norm(r1) / max(np.linalg.norm(r2), 1e-12))
 
 
-def tilt_deg(quad: Quad, width: int, height: int) -> float:
-    """Angle between the card's normal and the optical axis, in degrees (0 = card parallel to the sensor)."""
+def card_normal(quad: Quad, width: int, height: int) -> NDArray[np.float64]:
+    """Unit normal of the card plane in camera space, pointing towards the camera (z < 0)."""
     r1, r2 = _plane_axes(quad, width, height)
     n = np.cross(r1 / np.linalg.norm(r1), r2 / np.linalg.norm(r2))
     n /= max(float(np.linalg.norm(n)), 1e-12)
+    return np.asarray(-n if n[2] > 0 else n)
+
+
+def tilt_deg(quad: Quad, width: int, height: int) -> float:
+    """Angle between the card's normal and the optical axis, in degrees (0 = card parallel to the sensor)."""
+    n = card_normal(quad, width, height)
     return float(math.degrees(math.acos(min(1.0, abs(float(n[2]))))))
 
 
