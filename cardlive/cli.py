@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cardlive import __version__
+from cardlive.cmd_pipeline import register as register_pipeline
 from cardlive.errors import CardliveError, ParameterError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -46,6 +47,10 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.target in ("pipeline", "cardfinder"):
+        from cardlive.cmd_pipeline import run_bench
+
+        return run_bench(args)
     if args.target == "models":
         from edge_models.bench import format_model_table, run_model_bench, write_model_report
 
@@ -183,13 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure speed; writes JSON and prints a table",
         description="Benchmarks. 'simulate': captures per second per core for each class at "
         "1280x720 and 1920x1080, against a plain OpenCV warp+JPEG baseline in the same run. 'models': single-thread "
-        "PyTorch latency per frame / per sequence and the preprocessing time.",
+        "PyTorch latency per frame / per sequence and the preprocessing time. 'pipeline': the capture pipeline's "
+        "own time per 1280x720 frame (card finder, gates) against the models' time, --pairs frames. 'cardfinder': "
+        "corner error on --n fresh simulated frames (--seed) and false finds on --no-card frames without a card.",
     )
-    bench.add_argument("target", choices=["simulate", "models"], help="what to measure")
+    bench.add_argument("target", choices=["simulate", "models", "pipeline", "cardfinder"], help="what to measure")
     bench.add_argument("--pairs", type=int, default=4, help="pairs rendered per frame size (default 4)")
     bench.add_argument("--seed", type=int, default=1234)
     bench.add_argument("--supersample", type=int, default=2, help="scene samples per pixel per axis (default 2)")
     bench.add_argument("--sizes", type=_size, nargs="*", default=None, help="frame sizes (default both)")
+    bench.add_argument("--n", type=int, default=200, help="cardfinder: simulated frames with a card (default 200)")
+    bench.add_argument("--no-card", type=int, default=50, help="cardfinder: frames without a card (default 50)")
     bench.add_argument("--out", type=Path, default=DEFAULT_BENCH_OUT, help="JSON report path")
     bench.add_argument("--quiet", action="store_true")
     bench.set_defaults(handler=_bench)
@@ -250,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--model", type=Path, default=None, help="weights file (default: the committed recapture weights)")
     sc.add_argument("--json", action="store_true")
     sc.set_defaults(handler=_score)
+
+    register_pipeline(sub)
 
     rel = sub.add_parser(
         "release",
