@@ -48,9 +48,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     if args.target in ("pipeline", "cardfinder"):
-        from cardlive.cmd_pipeline import run_bench
+        from cardlive.cmd_pipeline import bench_target
 
-        return run_bench(args)
+        return bench_target(args)
     if args.target == "models":
         from edge_models.bench import format_model_table, run_model_bench, write_model_report
 

@@ -58,7 +58,9 @@ def format_summary(result: dict[str, object]) -> str:
     assert isinstance(summary, dict)
     lines = [f"{result['n']} sequences, strictness {result['strictness']}"]
     for source in ("finder", "true_quads"):
-        lines.append(f"\n[{source}] {'class':<28}{'n':>4}{'accept':>8}{'reject':>8}{'retry':>7}{'correct':>9}{'reason':>8}")
+        lines.append(
+            f"\n[{source}] {'class':<28}{'n':>4}{'accept':>8}{'reject':>8}{'retry':>7}{'correct':>9}{'reason':>8}"
+        )
         for name, c in summary[source]["classes"].items():
             lines.append(
                 f"{'':<{len(source) + 3}}{name:<28}{c['n']:>4}{c['accept']:>8.2f}{c['reject']:>8.2f}{c['retry']:>7.2f}"
@@ -84,7 +86,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_bench(args: argparse.Namespace) -> int:
+def bench_target(args: argparse.Namespace) -> int:
     """`cardlive bench pipeline|cardfinder` (called from cli._bench)."""
     if args.target == "pipeline":
         from edge_models.pipeline.bench import format_pipeline_table, run_pipeline_bench, write_report
@@ -105,7 +107,7 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     cap = sub.add_parser(
         "capture",
         help="run the capture pipeline on frames or a video: per-frame gates, scores and the decision",
@@ -132,7 +134,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="end-to-end decision accuracy of the capture pipeline on simulated tilt sequences",
         description="Run the capture pipeline on every tilt sequence of DATA (`cardlive simulate --frames 8`), with "
         "the card finder and with the true quads: accept / reject / retry shares and correct decisions per class and "
-        "species, genuine acceptance by glare (free / away from the fields / on the fields); writes REPORT/report.json.",
+        "species, genuine acceptance by glare (free / away from the fields / on the fields); "
+        "writes REPORT/report.json.",
     )
     ev.add_argument("--data", type=Path, required=True, help="folder with index.jsonl of tilt sequences")
     ev.add_argument("--report", type=Path, default=Path("build/eval_pipeline"))
@@ -145,7 +148,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "calibrate-gates",
         help="re-derive the quality-gate thresholds from simulated frames",
         description="Measure the gates at the true quads of simulated folders and derive strict / normal / relaxed "
-        "thresholds by the rules in edge_models/pipeline/calibrate.py; writes the spec (default: the shipped gates.json).",
+        "thresholds by the rules in edge_models/pipeline/calibrate.py; writes the spec "
+        "(default: the shipped gates.json).",
     )
     cal.add_argument("--data", type=Path, action="append", required=True, help="simulated folder (repeatable)")
     cal.add_argument("--limit", type=int, default=320, help="frames measured per folder (default 320)")

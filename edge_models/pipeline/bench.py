@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +62,12 @@ def run_pipeline_bench(seed: int = 4321, frames: int = 6, repeats: int = 5) -> d
         det = find_card(frame, refs)
         q = det.quad if det is not None else quad
         fields = refs.field_masks(det.template_id if det is not None else None)
-        rows["find"].append(_median_ms(lambda f=frame: find_card(f, refs), repeats))
-        rows["track"].append(_median_ms(lambda f=frame, p=q: find_card(f, refs, previous=p), repeats))
-        rows["gates"].append(_median_ms(lambda f=frame, p=q, m=fields: run_gates(f, p, m, spec, p), repeats))
-        rows["recapture"].append(_median_ms(lambda f=frame, p=q: score_recapture(models.recapture, f, p), repeats))
-        seq = [frame] * 8
-        quads = [q] * 8
-        rows["ovd_per_frame"].append(_median_ms(lambda: score_ovd(models.ovd, seq, quads), repeats) / 8.0)
+        rows["find"].append(_median_ms(partial(find_card, frame, refs), repeats))
+        rows["track"].append(_median_ms(partial(find_card, frame, refs, previous=q), repeats))
+        rows["gates"].append(_median_ms(partial(run_gates, frame, q, fields, spec, q), repeats))
+        rows["recapture"].append(_median_ms(partial(score_recapture, models.recapture, frame, q), repeats))
+        ovd_call = partial(score_ovd, models.ovd, [frame] * 8, [q] * 8)
+        rows["ovd_per_frame"].append(_median_ms(ovd_call, repeats) / 8.0)
     med = {k: float(np.median(v)) for k, v in rows.items()}
     streamed = med["track"] + med["gates"]
     return {

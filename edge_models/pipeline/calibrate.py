@@ -7,11 +7,13 @@ card finder. Rules (the same for every run; the measured percentiles are stored 
   frames, strict = the 90th percentile of blurred frames (clipped so relaxed <= normal <= strict).
 - size (px/mm) and oblique (degrees): the models were trained on the simulator's range only; normal = its 1st /
   99th percentile, strict = 10th / 90th, relaxed = 0.8x / +10 degrees of normal.
-- exposure: normal = [0.5th, 99.5th] percentile of the card's median grey, strict = [2nd, 98th], relaxed = normal
-  widened by 15 grey levels.
+- exposure: the lower limit is the 0.5th (normal) / 2nd (strict) percentile of the card's median grey, relaxed 15
+  levels below normal; the simulator's auto exposure never washes a card out, so the upper limit is policy
+  (EXPOSURE_MAX: a median above it leaves the print without contrast).
 - glare: the grey level of the glare detector is the one whose field coverage best matches the simulator's own
-  glare masks (mean absolute error); the field-coverage limits are fixed by policy (strict 0.02, normal 0.08,
-  relaxed 0.2) and the share of frames each rejects is reported.
+  glare masks (mean absolute error); on brighter cards the detector's level rises with the card's median grey
+  (median + GLARE_MARGIN, policy), so a well-lit white card is not glare; the field-coverage limits are fixed by
+  policy (strict 0.02, normal 0.08, relaxed 0.2) and the share of frames each rejects is reported.
 - motion: per-frame corner motion of the true quads of tilt sequences; normal = 1.25x the 99th percentile, strict =
   the 95th percentile, relaxed = 2x normal.
 - tilt coverage (ovd): fixed policy, strict 15 / normal 10 / relaxed 6 degrees; the estimated coverage of the
@@ -37,6 +39,8 @@ from edge_models.pipeline.tilt import tilt_coverage_deg
 
 GLARE_LEVELS = (200, 215, 230, 240, 248)
 FIELD_GLARE_POLICY = {"strict": 0.02, "normal": 0.08, "relaxed": 0.2}
+EXPOSURE_MAX = {"strict": 225.0, "normal": 235.0, "relaxed": 245.0}
+GLARE_MARGIN = 60
 
 
 def _frames(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
@@ -57,7 +61,7 @@ def measure(folder: Path, limit: int, progress: bool = True) -> dict[str, list[f
         frame = load_rgb(folder / (row["path"][t] if seq else row["path"]))
         h, w = frame.shape[:2]
         grey = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
-        crop, mask = card_crop(grey, quad)
+        crop, mask = card_crop(np.asarray(grey, np.uint8), quad)
         cam = row["params"]["scene"]["camera"]
         sharp = cam["defocus_px"] == 0 and cam["motion_px"] < 1.0
         blurred = cam["defocus_px"] >= 1.5 or cam["motion_px"] >= 4.0
@@ -68,7 +72,9 @@ def measure(folder: Path, limit: int, progress: bool = True) -> dict[str, list[f
         out["inside"].append(inside_fraction(quad, w, h))
         out["grey"].append(float(np.median(crop[mask])) if mask.any() else 0.0)
         fields = refs.field_masks(row.get("template_id"))
-        true_mask = cv2.imread(str(folder / (row["glare_mask"][t] if seq else row["glare_mask"])), 0)
+        true_mask = np.asarray(
+            cv2.imread(str(folder / (row["glare_mask"][t] if seq else row["glare_mask"])), 0), np.uint8
+        )
         truth = max(field_glare(true_mask, quad, fields).values())
         for g in GLARE_LEVELS:
             found = max(field_glare(glare_mask(frame, g), quad, fields).values())
@@ -111,8 +117,9 @@ def derive(m: dict[str, list[float]]) -> dict[str, Any]:
         "max_tilt_deg": _pct(m["tilt"], 99),
         "min_focus": normal_f,
         "min_grey": _pct(m["grey"], 0.5),
-        "max_grey": _pct(m["grey"], 99.5),
+        "max_grey": EXPOSURE_MAX["normal"],
         "glare_level": glare_level,
+        "glare_margin": GLARE_MARGIN,
         "max_field_glare": FIELD_GLARE_POLICY["normal"],
         "max_motion": 1.25 * motion99,
         "min_tilt_coverage_deg": 10.0,
@@ -124,7 +131,7 @@ def derive(m: dict[str, list[float]]) -> dict[str, Any]:
         "max_tilt_deg": _pct(m["tilt"], 90),
         "min_focus": strict_f,
         "min_grey": _pct(m["grey"], 2),
-        "max_grey": _pct(m["grey"], 98),
+        "max_grey": EXPOSURE_MAX["strict"],
         "max_field_glare": FIELD_GLARE_POLICY["strict"],
         "max_motion": motion95,
         "min_tilt_coverage_deg": 15.0,
@@ -136,7 +143,7 @@ def derive(m: dict[str, list[float]]) -> dict[str, Any]:
         "max_tilt_deg": normal["max_tilt_deg"] + 10.0,
         "min_focus": relaxed_f,
         "min_grey": normal["min_grey"] - 15.0,
-        "max_grey": min(255.0, normal["max_grey"] + 15.0),
+        "max_grey": EXPOSURE_MAX["relaxed"],
         "max_field_glare": FIELD_GLARE_POLICY["relaxed"],
         "max_motion": 2.0 * normal["max_motion"],
         "min_tilt_coverage_deg": 6.0,

@@ -25,11 +25,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge_models.pipeline.quads import (
-    CARD_W_MM,
     Quad,
     clockwise,
     long_side_first,
-    side_lengths,
     quad_area,
     rectified_aspect,
     rectify,
@@ -76,7 +74,7 @@ def _segments(small: NDArray[np.uint8]) -> tuple[NDArray[np.float64], NDArray[np
     edges = cv2.Canny(blurred, *_CANNY)
     min_len = 0.06 * min(small.shape)
     segs = cv2.HoughLinesP(edges, 1, np.pi / 180, 25, minLineLength=min_len, maxLineGap=6)
-    return (np.zeros((0, 4)) if segs is None else segs.reshape(-1, 4).astype(np.float64)), edges
+    return (np.zeros((0, 4)) if segs is None else segs.reshape(-1, 4).astype(np.float64)), np.asarray(edges, np.uint8)
 
 
 def _merge_lines(segs: NDArray[np.float64]) -> list[tuple[float, float, float]]:
@@ -123,7 +121,7 @@ def contour_candidates(edges: NDArray[np.uint8]) -> list[Quad]:
         hull = cv2.convexHull(contour)
         if cv2.contourArea(hull) < min_area:
             continue
-        quad = _simplify(hull)
+        quad = _simplify(np.asarray(hull, np.int32))
         if quad is not None and quad_area(quad) >= min_area:
             found.append(clockwise(quad + 0.5))
     return found
@@ -292,7 +290,7 @@ def orient(
     """Roll the quad so it starts at the card's upright top-left, by template correlation at 0 / 180 degrees."""
     q = long_side_first(clockwise(quad))
     big = rectify(grey_small, q, (THUMB_SIZE[0] * 2, THUMB_SIZE[1] * 2), scale)
-    thumb = normalise_thumb(cv2.resize(big.astype(np.float32), THUMB_SIZE, interpolation=cv2.INTER_AREA))
+    thumb = normalise_thumb(np.asarray(cv2.resize(big.astype(np.float32), THUMB_SIZE, interpolation=cv2.INTER_AREA)))
     upright = np.tensordot(refs.thumbs, thumb, axes=([1, 2], [0, 1]))
     flipped = np.tensordot(refs.thumbs, thumb[::-1, ::-1], axes=([1, 2], [0, 1]))
     k = int(np.argmax(np.maximum(upright, flipped)))

@@ -40,7 +40,7 @@ def glare_group(folder: Path, row: dict[str, Any]) -> str:
     fields = refs.field_masks(row["template_id"])
     card_share, field_share = 0.0, 0.0
     for path, quad in zip(row["glare_mask"], row["quad"], strict=True):
-        mask = cv2.imread(str(folder / path), cv2.IMREAD_GRAYSCALE)
+        mask = np.asarray(cv2.imread(str(folder / path), cv2.IMREAD_GRAYSCALE), np.uint8)
         q = np.asarray(quad, np.float64)
         card_share = max(card_share, float((rectify(mask, q, MASK_SIZE) > 127).mean()))
         field_share = max(field_share, max(field_glare(mask, q, fields).values()))
@@ -69,7 +69,10 @@ def evaluate_pipeline(
         found = pipeline.run(frames)
         seconds = time.perf_counter() - start
         oracle = pipeline.run(frames, truth)
-        errors = [corner_error(f.quad, t) if f.quad is not None else float("inf") for f, t in zip(found.frames, truth, strict=True)]
+        errors = [
+            corner_error(f.quad, t) if f.quad is not None else float("inf")
+            for f, t in zip(found.frames, truth, strict=True)
+        ]
         per_row.append(
             {
                 "id": row["id"],
@@ -83,7 +86,13 @@ def evaluate_pipeline(
                 "seconds": round(seconds, 3),
             }
         )
-    result = {"data": str(data), "strictness": strictness, "n": len(per_row), "summary": summarise(per_row), "rows": per_row}
+    result = {
+        "data": str(data),
+        "strictness": strictness,
+        "n": len(per_row),
+        "summary": summarise(per_row),
+        "rows": per_row,
+    }
     report.mkdir(parents=True, exist_ok=True)
     (report / "report.json").write_text(json.dumps(result, indent=2))
     return result
@@ -104,7 +113,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 by_class[f"{key}:{name}"] = {
                     "n": len(group),
                     **{o: round(outcomes[o] / len(group), 4) for o in ("accept", "reject", "retry")},
-                    "correct_outcome": _rate([r[source]["outcome"] == e[0] for r, e in zip(group, expected, strict=True)]),
+                    "correct_outcome": _rate(
+                        [r[source]["outcome"] == e[0] for r, e in zip(group, expected, strict=True)]
+                    ),
                     "correct_reason": _rate(
                         [(r[source]["outcome"], r[source]["reason"]) == e for r, e in zip(group, expected, strict=True)]
                     ),

@@ -12,7 +12,8 @@ from simulated frames (see calibrate.py and the spec's "calibration" block for h
   sigma gives a ratio ~ 1/sigma whatever the contrast, so the measure does not depend on the card's design.
 - exposure: median grey level of the card (0..255); two-sided.
 - glare: the largest share of a field (portrait, text, MRZ; masks in card coordinates from references.py, mapped
-  through the quad) covered by near-white, low-saturation pixels; glare outside the fields is ignored by design.
+  through the quad) covered by near-white, low-saturation pixels (above the calibrated level, or the card's median
+  grey + a margin on bright cards); glare outside the fields is ignored by design.
 - motion: mean corner displacement since the previous frame, as a share of the card diagonal.
 """
 
@@ -60,7 +61,8 @@ class GateSpec:
     min_focus: float
     min_grey: float
     max_grey: float
-    glare_level: int  # grey level above which a low-saturation pixel counts as glare
+    glare_level: int  # grey level above which a low-saturation pixel counts as glare ...
+    glare_margin: int  # ... or above the card's median grey plus this margin, whichever is higher
     max_field_glare: float
     max_motion: float
     min_tilt_coverage_deg: float  # ovd: the tilt sequence must span at least this angle
@@ -100,7 +102,9 @@ def out_of_frame_gate(quad: Quad, width: int, height: int, spec: GateSpec) -> Ga
 def oblique_gate(quad: Quad, width: int, height: int, spec: GateSpec) -> GateResult:
     angle = tilt_deg(quad, width, height)
     ok = angle <= spec.max_tilt_deg
-    return GateResult("oblique", ok, angle, None if ok else "The card is held at too steep an angle: face it to the camera")
+    return GateResult(
+        "oblique", ok, angle, None if ok else "The card is held at too steep an angle: face it to the camera"
+    )
 
 
 def card_crop(grey: NDArray[np.uint8], quad: Quad) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
@@ -156,10 +160,14 @@ def field_glare(glare: NDArray[np.uint8], quad: Quad, fields: NDArray[np.bool_])
     return {name: float(card[fields[k]].mean()) if fields[k].any() else 0.0 for k, name in enumerate(FIELDS)}
 
 
-def glare_gate(frame: NDArray[np.uint8], quad: Quad, fields: NDArray[np.bool_], spec: GateSpec) -> GateResult:
+def glare_gate(
+    frame: NDArray[np.uint8], quad: Quad, fields: NDArray[np.bool_], spec: GateSpec, card_grey: float = 0.0
+) -> GateResult:
+    """Glare over the fields; `card_grey` (the card's median grey) raises the detector's level on bright cards."""
     x0, y0 = np.floor(np.clip(quad.min(axis=0), 0, None)).astype(int)
     sub = frame[y0 : int(np.ceil(quad[:, 1].max())), x0 : int(np.ceil(quad[:, 0].max()))]
-    shares = field_glare(glare_mask(sub, spec.glare_level), quad - [x0, y0], fields)
+    level = int(min(250, max(spec.glare_level, card_grey + spec.glare_margin)))
+    shares = field_glare(glare_mask(sub, level), quad - [x0, y0], fields)
     worst = max(shares, key=lambda k: shares[k])
     ok = shares[worst] <= spec.max_field_glare
     reason = None if ok else f"Glare covers {FIELD_NAMES[worst]}: tilt the card a little or move away from the light"
@@ -187,14 +195,14 @@ def run_gates(
     if quad is None:
         return results
     h, w = frame.shape[:2]
-    grey = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
-    crop, mask = card_crop(grey, quad)
+    grey = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), np.uint8)
+    crop, mask = card_crop(np.asarray(grey, np.uint8), quad)
     results["out_of_frame"] = out_of_frame_gate(quad, w, h, spec)
     results["size"] = size_gate(quad, spec)
     results["oblique"] = oblique_gate(quad, w, h, spec)
     results["blur"] = blur_gate(crop, mask, spec)
     results["exposure"] = exposure_gate(crop, mask, spec)
-    results["glare"] = glare_gate(frame, quad, fields, spec)
+    results["glare"] = glare_gate(frame, quad, fields, spec, results["exposure"].value)
     results["motion"] = motion_gate(quad, previous, spec)
     return results
 

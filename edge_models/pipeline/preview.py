@@ -37,7 +37,7 @@ def draw_frame(frame: NDArray[np.uint8], record: FrameRecord, decision: Decision
         y = 22 + 22 * k
         cv2.putText(img, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(img, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
-    return img
+    return np.asarray(img, np.uint8)
 
 
 def write_preview(frames: list[NDArray[np.uint8]], decision: Decision, out: Path, fps: float = 4.0) -> Path:
@@ -59,7 +59,7 @@ def write_preview(frames: list[NDArray[np.uint8]], decision: Decision, out: Path
             raise OutputError(f"cannot write {out}: {exc}") from None
         return out
     h, w = drawn[0].shape[:2]
-    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if suffix == ".mp4" else "MJPG"))
+    fourcc = cv2.VideoWriter.fourcc(*("mp4v" if suffix == ".mp4" else "MJPG"))
     writer = cv2.VideoWriter(str(out), fourcc, fps, (w, h))
     if not writer.isOpened():
         raise OutputError(f"cannot write the video {out}")

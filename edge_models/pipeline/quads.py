@@ -47,14 +47,16 @@ def card_to_frame(quad: Quad, scale: float = 1.0) -> NDArray[np.float64]:
     return np.asarray(cv2.getPerspectiveTransform(src, dst), np.float64)
 
 
-def rectify(image: NDArray[np.generic], quad: Quad, size: tuple[int, int], quad_scale: float = 1.0) -> NDArray:
+def rectify(
+    image: NDArray[np.uint8] | NDArray[np.float32], quad: Quad, size: tuple[int, int], quad_scale: float = 1.0
+) -> NDArray:
     """The card region warped to `size` (w, h); `quad_scale` maps frame quads onto a resized `image`."""
     w, h = size
     src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32) - 0.5
     dst = np.asarray(quad, np.float32) * np.float32(quad_scale) - 0.5
     m = cv2.getPerspectiveTransform(src, dst)
     return np.asarray(
-        cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
+        cv2.warpPerspective(np.asarray(image), m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
     )
 
 
@@ -76,7 +78,7 @@ def _plane_axes(quad: Quad, width: int, height: int) -> tuple[NDArray[np.float64
 def rectified_aspect(quad: Quad, width: int, height: int) -> float:
     """Width / height of the physical rectangle the quad shows (ID-1: 1.586), assuming a phone focal length."""
     r1, r2 = _plane_axes(quad, width, height)
-    return float(np.linalg.norm(r1) / max(np.linalg.norm(r2), 1e-12))
+    return float(np.linalg.norm(r1)) / max(float(np.linalg.norm(r2)), 1e-12)
 
 
 def card_normal(quad: Quad, width: int, height: int) -> NDArray[np.float64]:

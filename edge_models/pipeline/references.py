@@ -72,7 +72,7 @@ def build_references(out: Path = REFERENCES_PATH) -> Path:
     generic = np.any(np.stack(list(masks.values())), axis=0)
     arrays = {"template_ids": np.array(ids), "thumbs": np.stack(thumbs), f"mask_{GENERIC}": generic}
     arrays.update({f"mask_{tid}": m for tid, m in masks.items()})
-    np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
+    np.savez_compressed(out, **arrays)
     return out
 
 

@@ -19,7 +19,9 @@ from capture_sim.sampler import sample_scene
 from capture_sim.scene.background import render_background
 
 
-def no_card_frame(seed: int, pair_id: int, size: tuple[int, int] = (1280, 720), supersample: int = 2) -> NDArray[np.uint8]:
+def no_card_frame(
+    seed: int, pair_id: int, size: tuple[int, int] = (1280, 720), supersample: int = 2
+) -> NDArray[np.uint8]:
     """An RGB frame of a simulated desk scene with no card in it."""
     scene = sample_scene(seed, pair_id, size)
     cam = scene.camera_model
@@ -35,7 +37,9 @@ def no_card_frame(seed: int, pair_id: int, size: tuple[int, int] = (1280, 720), 
     return np.asarray(rgb, np.uint8)
 
 
-def card_frame(seed: int, index: int, size: tuple[int, int] = (1280, 720)) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
+def card_frame(
+    seed: int, index: int, size: tuple[int, int] = (1280, 720)
+) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
     """Frame `index` of a single-frame simulated set and its true quad."""
     frame = render_capture(SimConfig(seed=seed, size=size), index).frames[0]
     return frame.rgb, np.asarray(frame.quad, np.float64)

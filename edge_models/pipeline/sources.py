@@ -59,14 +59,15 @@ def read_video(path: Path, max_frames: int = MAX_FRAMES) -> tuple[list[NDArray[n
             raise InputError(f"cannot open {path} as a video (unknown container or codec, or not a video)")
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         wanted = set(np.linspace(0, count - 1, max_frames).round().astype(int).tolist()) if count > max_frames else None
-        frames, names = [], []
+        frames: list[NDArray[np.uint8]] = []
+        names: list[str] = []
         index = 0
         while len(frames) < max_frames:
             ok, bgr = cap.read()
             if not ok:
                 break
             if wanted is None or index in wanted:
-                frames.append(np.ascontiguousarray(bgr[..., ::-1]))
+                frames.append(np.ascontiguousarray(bgr[..., ::-1], dtype=np.uint8))
                 names.append(f"{path.name}#{index}")
             index += 1
     finally:
