@@ -32,7 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from edge_models.images import load_rgb
-from edge_models.pipeline.gates import SPEC_PATH, card_crop, field_glare, focus_measure, glare_mask
+from edge_models.pipeline.gates import SPEC_PATH, card_crop, detected_field_glare, field_glare, focus_measure
 from edge_models.pipeline.quads import CARD_W_MM, inside_fraction, side_lengths, tilt_deg
 from edge_models.pipeline.references import load_references
 from edge_models.pipeline.tilt import tilt_coverage_deg
@@ -77,7 +77,7 @@ def measure(folder: Path, limit: int, progress: bool = True) -> dict[str, list[f
         )
         truth = max(field_glare(true_mask, quad, fields).values())
         for g in GLARE_LEVELS:
-            found = max(field_glare(glare_mask(frame, g), quad, fields).values())
+            found = max(detected_field_glare(frame, quad, fields, g).values())
             out[f"glare_{g}"].append(found)
             out[f"glare_err_{g}"].append(abs(found - truth))
         if seq and t > 0:

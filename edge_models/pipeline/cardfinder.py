@@ -157,9 +157,14 @@ def candidates(small: NDArray[np.uint8], keep: int = _KEEP) -> list[Quad]:
 
 def _dedupe(quads: list[Quad]) -> list[Quad]:
     kept: list[Quad] = []
+    cyclic = np.array([[(i + k) % 4 for i in range(4)] for k in range(4)])
     for q in quads:
-        if all(min(np.abs(np.roll(q, k, axis=0) - o).max() for k in range(4)) > 3.0 for o in kept):
-            kept.append(q)
+        if kept:
+            rolled = q[cyclic]  # (4 rotations, 4, 2)
+            gap = np.abs(np.stack(kept)[:, None] - rolled[None]).max(axis=(2, 3))
+            if gap.min() <= 3.0:
+                continue
+        kept.append(q)
     return kept
 
 

@@ -160,14 +160,21 @@ def field_glare(glare: NDArray[np.uint8], quad: Quad, fields: NDArray[np.bool_])
     return {name: float(card[fields[k]].mean()) if fields[k].any() else 0.0 for k, name in enumerate(FIELDS)}
 
 
+def detected_field_glare(
+    frame: NDArray[np.uint8], quad: Quad, fields: NDArray[np.bool_], level: int
+) -> dict[str, float]:
+    """Share of each field covered by glare, detected on the card rectified to the field masks' grid (2 px / mm)."""
+    card = glare_mask(np.asarray(rectify(frame, quad, MASK_SIZE), np.uint8), level) > 127
+    return {name: float(card[fields[k]].mean()) if fields[k].any() else 0.0 for k, name in enumerate(FIELDS)}
+
+
 def glare_gate(
     frame: NDArray[np.uint8], quad: Quad, fields: NDArray[np.bool_], spec: GateSpec, card_grey: float = 0.0
 ) -> GateResult:
-    """Glare over the fields; `card_grey` (the card's median grey) raises the detector's level on bright cards."""
-    x0, y0 = np.floor(np.clip(quad.min(axis=0), 0, None)).astype(int)
-    sub = frame[y0 : int(np.ceil(quad[:, 1].max())), x0 : int(np.ceil(quad[:, 0].max()))]
+    """Glare over the fields, detected on the card rectified to the field masks' grid (2 px per mm); `card_grey`
+    (the card's median grey) raises the detector's level on bright cards."""
     level = int(min(250, max(spec.glare_level, card_grey + spec.glare_margin)))
-    shares = field_glare(glare_mask(sub, level), quad - [x0, y0], fields)
+    shares = detected_field_glare(frame, quad, fields, level)
     worst = max(shares, key=lambda k: shares[k])
     ok = shares[worst] <= spec.max_field_glare
     reason = None if ok else f"Glare covers {FIELD_NAMES[worst]}: tilt the card a little or move away from the light"
