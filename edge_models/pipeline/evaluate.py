@@ -24,6 +24,7 @@ from tqdm import tqdm
 from capture_sim.dataset import read_index
 from edge_models.images import load_rgb
 from edge_models.pipeline.cardfinder import find_card
+from edge_models.pipeline.decision import Decision
 from edge_models.pipeline.gates import field_glare
 from edge_models.pipeline.quads import corner_error, rectify
 from edge_models.pipeline.references import MASK_SIZE, load_references
@@ -47,6 +48,16 @@ def glare_group(folder: Path, row: dict[str, Any]) -> str:
     if card_share < 0.001:
         return "free"
     return "away" if field_share <= 0.01 else "fields"
+
+
+def _brief(decision: Decision) -> dict[str, Any]:
+    return {
+        "outcome": decision.outcome,
+        "reason": decision.reason,
+        "attack_score": decision.fused_attack,
+        "ovd_score": decision.ovd_score,
+        "tilt_coverage_deg": round(decision.tilt_coverage_deg, 2),
+    }
 
 
 def _rate(values: list[bool]) -> float | None:
@@ -79,8 +90,8 @@ def evaluate_pipeline(
                 "label": row["label"],
                 "species": row["species"],
                 "glare": glare_group(data, row) if row["label"] == "genuine" else None,
-                "finder": {"outcome": found.outcome, "reason": found.reason},
-                "true_quads": {"outcome": oracle.outcome, "reason": oracle.reason},
+                "finder": _brief(found),
+                "true_quads": _brief(oracle),
                 "frames_within_target": int(sum(e <= CORNER_TARGET for e in errors)),
                 "frames": len(errors),
                 "seconds": round(seconds, 3),
