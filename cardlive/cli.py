@@ -10,6 +10,7 @@ from pathlib import Path
 from cardlive import __version__
 from cardlive.cmd_conform import register as register_conform
 from cardlive.cmd_export import register as register_export
+from cardlive.cmd_pipeline import register as register_pipeline
 from cardlive.errors import CardliveError, ParameterError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -53,6 +54,10 @@ def _bench(args: argparse.Namespace) -> int:
 
         out = args.out if args.out != DEFAULT_BENCH_OUT else Path("build/bench/export.json")
         return bench_export(args.bundle, out, args.repeats)
+    if args.target in ("pipeline", "cardfinder"):
+        from cardlive.cmd_pipeline import bench_target
+
+        return bench_target(args)
     if args.target == "models":
         from edge_models.bench import format_model_table, run_model_bench, write_model_report
 
@@ -214,9 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
         "PyTorch latency per frame / per sequence and the preprocessing time. 'export': size and latency of every "
         "artifact in a bundle (LiteRT and ONNX Runtime at 1 and 2 threads) against fp32 PyTorch in the same run. "
         "'conform': the full conformance suite on --bundle's golden vectors (target <= 60 s for >= 512), against "
-        "the PyTorch reference alone.",
+        "the PyTorch reference alone. 'pipeline': the capture pipeline's "
+        "own time per 1280x720 frame (card finder, gates) against the models' time, --pairs frames. 'cardfinder': "
+        "corner error on --n fresh simulated frames (--seed) and false finds on --no-card frames without a card.",
     )
-    bench.add_argument("target", choices=["simulate", "models", "export", "conform"], help="what to measure")
+    bench.add_argument(
+        "target", choices=["simulate", "models", "export", "conform", "pipeline", "cardfinder"], help="what to measure"
+    )
     bench.add_argument(
         "--bundle", type=Path, default=Path("build/bundle"), help="export / conform: the bundle to measure"
     )
@@ -225,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=1234)
     bench.add_argument("--supersample", type=int, default=2, help="scene samples per pixel per axis (default 2)")
     bench.add_argument("--sizes", type=_size, nargs="*", default=None, help="frame sizes (default both)")
+    bench.add_argument("--n", type=int, default=200, help="cardfinder: simulated frames with a card (default 200)")
+    bench.add_argument("--no-card", type=int, default=50, help="cardfinder: frames without a card (default 50)")
     bench.add_argument("--out", type=Path, default=DEFAULT_BENCH_OUT, help="JSON report path")
     bench.add_argument("--quiet", action="store_true")
     bench.set_defaults(handler=_bench)
@@ -303,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.set_defaults(handler=_score)
 
     register_export(sub)
+    register_pipeline(sub)
 
     rel = sub.add_parser(
         "release",

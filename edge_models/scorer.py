@@ -59,13 +59,20 @@ def score_frame(loaded: LoadedModel, frame: np.ndarray, quad: Sequence[Sequence[
 def score_images(
     loaded: LoadedModel, images: Sequence[Path], quads: dict[str, list[list[float]]]
 ) -> Iterator[dict[str, Any]]:
-    """One result per image; an image without a quad says so (the card finder arrives with the capture pipeline)."""
+    """One result per image; without a quad for it, the card finder looks for the card (InputError if none)."""
+    from edge_models.pipeline.cardfinder import find_card
+
     for image in images:
+        frame = load_rgb(image)
         quad = quads.get(str(image))
+        source = "given"
         if quad is None:
-            raise InputError(
-                f"{image}: no card quad given; pass --quads FILE.jsonl with a row for this path "
-                "(finding the card automatically is not built yet)"
-            )
-        result = score_frame(loaded, load_rgb(image), quad)
-        yield {"path": str(image), "quad": quad, **result}
+            found = find_card(frame)
+            if found is None:
+                raise InputError(
+                    f"{image}: no card found; make sure the whole card is visible, or pass --quads FILE.jsonl "
+                    "with a row for this path"
+                )
+            quad, source = np.round(found.quad, 3).tolist(), "card_finder"
+        result = score_frame(loaded, frame, quad)
+        yield {"path": str(image), "quad": quad, "quad_source": source, **result}

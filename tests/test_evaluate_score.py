@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cardlive.cli import main
@@ -75,12 +76,23 @@ def test_score_prints_one_json_line_per_image(
         assert line["decision"] in ("genuine", "attack")
 
 
-def test_score_without_a_quad_says_what_is_missing(
-    trained: Path, tiny_set: Path, capsys: pytest.CaptureFixture[str]
+def test_score_without_a_quad_uses_the_card_finder(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    row = json.loads((tiny_set / "index.jsonl").read_text().splitlines()[0])
-    assert main(["score", str(tiny_set / row["path"]), "--model", str(trained)]) == 3
-    assert "no card quad" in capsys.readouterr().err
+    from PIL import Image
+
+    from tests.pipeline_helpers import FRONTAL, synthetic_frame
+
+    card = tmp_path / "card.png"
+    Image.fromarray(synthetic_frame()).save(card)
+    assert main(["score", str(card), "--model", str(trained), "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["quad_source"] == "card_finder"
+    assert np.abs(np.asarray(line["quad"]) - FRONTAL).max() < 3.0
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (640, 360), (70, 70, 70)).save(blank)
+    assert main(["score", str(blank), "--model", str(trained)]) == 3
+    assert "no card found" in capsys.readouterr().err
 
 
 def test_score_refuses_missing_weights_and_bad_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

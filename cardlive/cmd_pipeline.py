@@ -1,0 +1,158 @@
+"""CLI of the capture pipeline: `cardlive capture`, `cardlive evaluate-pipeline`, `cardlive calibrate-gates`, and
+the `bench pipeline` / `bench cardfinder` targets (dispatched from cli._bench)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cardlive.errors import ParameterError
+
+STRICTNESS_HELP = "gate thresholds: strict, normal or relaxed (default normal; see edge_models/pipeline/gates.json)"
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from edge_models.pipeline.preview import write_preview
+    from edge_models.pipeline.runner import CapturePipeline, Models
+    from edge_models.pipeline.sources import read_frame_folder, read_video
+
+    if (args.frames is None) == (args.video is None):
+        raise ParameterError("pass exactly one of --frames DIR or --video FILE")
+    if args.preview is not None and args.preview.suffix.lower() not in (".mp4", ".avi", ".gif"):
+        raise ParameterError(f"--preview {args.preview}: expected a .mp4, .avi or .gif file name")
+    frames, names = read_frame_folder(args.frames) if args.frames else read_video(args.video)
+    models = Models.load(args.model, args.ovd_model) if args.model else Models.load()
+    decision = CapturePipeline(models, args.strictness, args.best_k).run(frames)
+    doc = decision.to_json()
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        for name, record in zip(names, decision.frames, strict=True):
+            failed = [f"{g}: {r.reason}" for g, r in record.gates.items() if not r.passed]
+            status = "ok" if record.usable else "; ".join(failed)
+            score = "" if record.attack_score is None else f"  P(attack) {record.attack_score:.3f}"
+            print(f"{name}: {status}{score}")
+        fused = doc["fused"]
+        attack = "-" if fused["attack_score"] is None else f"{fused['attack_score']:.3f}"
+        ovd = "-" if fused["ovd_score"] is None else f"{fused['ovd_score']:.3f}"
+        reason = f" ({decision.reason})" if decision.reason else ""
+        print(f"decision: {decision.outcome}{reason}: {decision.message}")
+        print(f"fused recapture attack {attack}, ovd attack {ovd}, tilt coverage {fused['tilt_coverage_deg']:.1f} deg")
+    if args.preview is not None:
+        print(f"preview: {write_preview(frames, decision, args.preview)}")
+    return 0
+
+
+def _evaluate_pipeline(args: argparse.Namespace) -> int:
+    from edge_models.pipeline.evaluate import evaluate_pipeline
+
+    result = evaluate_pipeline(args.data, args.report, args.strictness, args.limit, progress=not args.quiet)
+    print(format_summary(result))
+    print(f"report: {args.report / 'report.json'}")
+    return 0
+
+
+def format_summary(result: dict[str, object]) -> str:
+    summary = result["summary"]
+    assert isinstance(summary, dict)
+    lines = [f"{result['n']} sequences, strictness {result['strictness']}"]
+    for source in ("finder", "true_quads"):
+        lines.append(
+            f"\n[{source}] {'class':<28}{'n':>4}{'accept':>8}{'reject':>8}{'retry':>7}{'correct':>9}{'reason':>8}"
+        )
+        for name, c in summary[source]["classes"].items():
+            lines.append(
+                f"{'':<{len(source) + 3}}{name:<28}{c['n']:>4}{c['accept']:>8.2f}{c['reject']:>8.2f}{c['retry']:>7.2f}"
+                f"{c['correct_outcome']:>9.2f}{c['correct_reason']:>8.2f}"
+            )
+        glare = summary[source]["genuine_by_glare"]
+        lines.append(
+            "  genuine accepted: "
+            + ", ".join(f"{g} {v['accepted']} (n={v['n']})" for g, v in glare.items())
+            + f"; retry reasons {summary[source]['retry_reasons']}"
+        )
+    lines.append(f"card finder: {summary['finder_frames_within_1.5pct']:.3f} of frames within 1.5 % of the diagonal")
+    return "\n".join(lines)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from edge_models.pipeline.calibrate import calibrate
+    from edge_models.pipeline.gates import SPEC_PATH
+
+    doc = calibrate(args.data, args.limit, args.out or SPEC_PATH, progress=not args.quiet)
+    print(json.dumps(doc["levels"], indent=2))
+    print(f"spec: {args.out or SPEC_PATH}")
+    return 0
+
+
+def bench_target(args: argparse.Namespace) -> int:
+    """`cardlive bench pipeline|cardfinder` (called from cli._bench)."""
+    if args.target == "pipeline":
+        from edge_models.pipeline.bench import format_pipeline_table, run_pipeline_bench, write_report
+
+        result = run_pipeline_bench(seed=args.seed, frames=args.pairs)
+        print(format_pipeline_table(result))
+        out = args.out if args.out.name != "simulate.json" else Path("build/bench/pipeline.json")
+        print(f"report: {write_report(result, out)}")
+        return 0
+    from edge_models.pipeline.bench import write_report
+    from edge_models.pipeline.evaluate import evaluate_cardfinder
+
+    result = evaluate_cardfinder(args.seed, args.n, args.no_card, progress=not args.quiet)
+    for key, value in result.items():
+        print(f"{key:<24}{value}")
+    out = args.out if args.out.name != "simulate.json" else Path("build/bench/cardfinder.json")
+    print(f"report: {write_report(result, out)}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    cap = sub.add_parser(
+        "capture",
+        help="run the capture pipeline on frames or a video: per-frame gates, scores and the decision",
+        description="Run the capture-time pipeline (card finder, quality gates, best-frame recapture fusion, ovd over "
+        "the tilt sequence) on a folder of frames (name order) or a video, print per-frame status and the decision "
+        "accept / reject(screen|print|no_live_hologram) / retry(reason); --json prints the decision document the app "
+        "logs; --preview writes the annotated frames.",
+    )
+    cap.add_argument("--frames", type=Path, default=None, help="folder of frames (jpg/png/...), sorted by name")
+    cap.add_argument("--video", type=Path, default=None, help="video file (any container OpenCV decodes)")
+    cap.add_argument("--json", action="store_true", help="print the decision document as one JSON line")
+    cap.add_argument("--preview", type=Path, default=None, help="write annotated frames to OUT.mp4, OUT.avi or OUT.gif")
+    cap.add_argument("--strictness", choices=["strict", "normal", "relaxed"], default="normal", help=STRICTNESS_HELP)
+    cap.add_argument("--best-k", type=int, default=3, help="frames fused by the recapture model (default 3)")
+    cap.add_argument("--model", type=Path, default=None, help="recapture weights (default: the committed ones)")
+    cap.add_argument(
+        "--ovd-model", type=Path, default=Path(__file__).parents[1] / "edge_models" / "weights" / "ovd.pt",
+        help="ovd weights used with --model (default: the committed ones)",
+    )  # fmt: skip
+    cap.set_defaults(handler=_capture)
+
+    ev = sub.add_parser(
+        "evaluate-pipeline",
+        help="end-to-end decision accuracy of the capture pipeline on simulated tilt sequences",
+        description="Run the capture pipeline on every tilt sequence of DATA (`cardlive simulate --frames 8`), with "
+        "the card finder and with the true quads: accept / reject / retry shares and correct decisions per class and "
+        "species, genuine acceptance by glare (free / away from the fields / on the fields); "
+        "writes REPORT/report.json.",
+    )
+    ev.add_argument("--data", type=Path, required=True, help="folder with index.jsonl of tilt sequences")
+    ev.add_argument("--report", type=Path, default=Path("build/eval_pipeline"))
+    ev.add_argument("--strictness", choices=["strict", "normal", "relaxed"], default="normal", help=STRICTNESS_HELP)
+    ev.add_argument("--limit", type=int, default=None, help="only the first N sequences")
+    ev.add_argument("--quiet", action="store_true")
+    ev.set_defaults(handler=_evaluate_pipeline)
+
+    cal = sub.add_parser(
+        "calibrate-gates",
+        help="re-derive the quality-gate thresholds from simulated frames",
+        description="Measure the gates at the true quads of simulated folders and derive strict / normal / relaxed "
+        "thresholds by the rules in edge_models/pipeline/calibrate.py; writes the spec "
+        "(default: the shipped gates.json).",
+    )
+    cal.add_argument("--data", type=Path, action="append", required=True, help="simulated folder (repeatable)")
+    cal.add_argument("--limit", type=int, default=320, help="frames measured per folder (default 320)")
+    cal.add_argument("--out", type=Path, default=None, help="spec file to write (default: the shipped gates.json)")
+    cal.add_argument("--quiet", action="store_true")
+    cal.set_defaults(handler=_calibrate)

@@ -1,0 +1,173 @@
+"""Measuring the pipeline on simulated data: the card finder (`cardlive bench cardfinder`) and end-to-end decisions on
+tilt sequences (`cardlive evaluate-pipeline`).
+
+End to end: every sequence of a folder (`cardlive simulate --frames 8`) runs twice, once with the card finder and
+once with the true quads (so the finder's share of the errors shows). Expected outcome: genuine -> accept, screen ->
+reject "screen", print -> reject "print" (rejecting an attack for another attack reason, e.g. no_live_hologram, counts
+as a correct reject but a wrong reason). Genuine sequences are grouped by the simulator's own glare masks: "glare
+free" (< 0.1 % of the card's area in every frame), "glare away from the fields" (glare on the card, but <= 1 % of any
+field), "glare on the fields" (the rest); their acceptance rates answer the issue's laminate-glare question.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from capture_sim.dataset import read_index
+from edge_models.images import load_rgb
+from edge_models.pipeline.cardfinder import find_card
+from edge_models.pipeline.decision import Decision
+from edge_models.pipeline.gates import field_glare
+from edge_models.pipeline.quads import corner_error, rectify
+from edge_models.pipeline.references import MASK_SIZE, load_references
+from edge_models.pipeline.runner import CapturePipeline, Models
+from edge_models.pipeline.simframes import card_frame, no_card_frame
+
+CORNER_TARGET = 0.015
+EXPECTED = {"genuine": ("accept", None), "screen": ("reject", "screen"), "print": ("reject", "print")}
+
+
+def glare_group(folder: Path, row: dict[str, Any]) -> str:
+    """'free', 'away' (glare on the card, not on the fields) or 'fields', from the simulator's glare masks."""
+    refs = load_references()
+    fields = refs.field_masks(row["template_id"])
+    card_share, field_share = 0.0, 0.0
+    for path, quad in zip(row["glare_mask"], row["quad"], strict=True):
+        mask = np.asarray(cv2.imread(str(folder / path), cv2.IMREAD_GRAYSCALE), np.uint8)
+        q = np.asarray(quad, np.float64)
+        card_share = max(card_share, float((rectify(mask, q, MASK_SIZE) > 127).mean()))
+        field_share = max(field_share, max(field_glare(mask, q, fields).values()))
+    if card_share < 0.001:
+        return "free"
+    return "away" if field_share <= 0.01 else "fields"
+
+
+def _brief(decision: Decision) -> dict[str, Any]:
+    return {
+        "outcome": decision.outcome,
+        "reason": decision.reason,
+        "attack_score": decision.fused_attack,
+        "ovd_score": decision.ovd_score,
+        "tilt_coverage_deg": round(decision.tilt_coverage_deg, 2),
+    }
+
+
+def _rate(values: list[bool]) -> float | None:
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def evaluate_pipeline(
+    data: Path, report: Path, strictness: str = "normal", limit: int | None = None, progress: bool = True
+) -> dict[str, Any]:
+    """Decisions on every tilt sequence of `data`; writes report/report.json and returns it."""
+    rows = [r for r in read_index(data) if r["frames"] > 1][:limit]
+    if not rows:
+        raise ValueError(f"{data} holds no tilt sequences; simulate them with --frames 8")
+    pipeline = CapturePipeline(Models.load(), strictness)
+    per_row = []
+    for row in tqdm(rows, desc="evaluate-pipeline", unit="sequence", disable=not progress):
+        frames = [load_rgb(data / p) for p in row["path"]]
+        truth = [np.asarray(q, np.float64) for q in row["quad"]]
+        start = time.perf_counter()
+        found = pipeline.run(frames)
+        seconds = time.perf_counter() - start
+        oracle = pipeline.run(frames, truth)
+        errors = [
+            corner_error(f.quad, t) if f.quad is not None else float("inf")
+            for f, t in zip(found.frames, truth, strict=True)
+        ]
+        per_row.append(
+            {
+                "id": row["id"],
+                "label": row["label"],
+                "species": row["species"],
+                "glare": glare_group(data, row) if row["label"] == "genuine" else None,
+                "finder": _brief(found),
+                "true_quads": _brief(oracle),
+                "frames_within_target": int(sum(e <= CORNER_TARGET for e in errors)),
+                "frames": len(errors),
+                "seconds": round(seconds, 3),
+            }
+        )
+    result = {
+        "data": str(data),
+        "strictness": strictness,
+        "n": len(per_row),
+        "summary": summarise(per_row),
+        "rows": per_row,
+    }
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "report.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per class and per species: accepted / rejected / retried shares and correct decisions, for both quad sources."""
+    out: dict[str, Any] = {}
+    for source in ("finder", "true_quads"):
+        by_class: dict[str, Any] = {}
+        for key in ("label", "species"):
+            groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for r in rows:
+                groups[r[key]].append(r)
+            for name, group in sorted(groups.items()):
+                outcomes = Counter(r[source]["outcome"] for r in group)
+                expected = [EXPECTED[r["label"]] for r in group]
+                by_class[f"{key}:{name}"] = {
+                    "n": len(group),
+                    **{o: round(outcomes[o] / len(group), 4) for o in ("accept", "reject", "retry")},
+                    "correct_outcome": _rate(
+                        [r[source]["outcome"] == e[0] for r, e in zip(group, expected, strict=True)]
+                    ),
+                    "correct_reason": _rate(
+                        [(r[source]["outcome"], r[source]["reason"]) == e for r, e in zip(group, expected, strict=True)]
+                    ),
+                }
+        genuine = [r for r in rows if r["label"] == "genuine"]
+        glare = {
+            g: {"n": len(sel), "accepted": _rate([r[source]["outcome"] == "accept" for r in sel])}
+            for g in ("free", "away", "fields")
+            for sel in [[r for r in genuine if r["glare"] == g]]
+        }
+        retry = Counter(r[source]["reason"] for r in rows if r[source]["outcome"] == "retry")
+        out[source] = {"classes": by_class, "genuine_by_glare": glare, "retry_reasons": dict(retry)}
+    frames = sum(r["frames"] for r in rows)
+    out["finder_frames_within_1.5pct"] = round(sum(r["frames_within_target"] for r in rows) / max(frames, 1), 4)
+    return out
+
+
+def evaluate_cardfinder(seed: int, n: int, no_card: int, progress: bool = True) -> dict[str, Any]:
+    """Corner error of the card finder on n fresh simulated frames and false finds on no_card frames without a card."""
+    errors, times, found_templates = [], [], []
+    for i in tqdm(range(n), desc="cardfinder", unit="frame", disable=not progress):
+        frame, truth = card_frame(seed, i)
+        start = time.perf_counter()
+        det = find_card(frame)
+        times.append(time.perf_counter() - start)
+        errors.append(corner_error(det.quad, truth) if det is not None else float("inf"))
+        found_templates.append(det is not None)
+    false_finds = 0
+    for i in tqdm(range(no_card), desc="no-card", unit="frame", disable=not progress):
+        false_finds += find_card(no_card_frame(seed, 100_000 + i)) is not None
+    e = np.array(errors)
+    finite = e[np.isfinite(e)]
+    return {
+        "seed": seed,
+        "frames": n,
+        "within_1.5pct": round(float(np.mean(e <= CORNER_TARGET)), 4),
+        "found": round(float(np.mean(np.isfinite(e))), 4),
+        "median_error_of_found": round(float(np.median(finite)), 5) if finite.size else None,
+        "p90_error_of_found": round(float(np.percentile(finite, 90)), 5) if finite.size else None,
+        "no_card_frames": no_card,
+        "no_card_false_finds": false_finds,
+        "median_ms": round(float(np.median(times) * 1000), 2),
+        "target": "corner error <= 1.5 % of the diagonal on >= 95 % of frames; no card on frames without one",
+    }

@@ -1,0 +1,117 @@
+"""Quad geometry for the pipeline: ordering, the card <-> frame homography, rectified aspect, size and tilt.
+
+Quads follow the preprocessing contract: 4 corners (x, y) in continuous frame pixels (origin at the top-left corner
+of the top-left pixel), clockwise on screen from the card's upright top-left corner.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from edge_models.preprocess import ID1_SIZE_MM
+
+Quad = NDArray[np.float64]
+CARD_W_MM, CARD_H_MM = ID1_SIZE_MM
+CARD_ASPECT = CARD_W_MM / CARD_H_MM
+ASSUMED_HFOV_DEG = 67.0  # a typical phone main camera (60-75 degrees); only used to estimate aspect and tilt
+
+
+def clockwise(quad: Quad) -> Quad:
+    """The same 4 points in clockwise screen order (y down), starting from the first point given."""
+    q = np.asarray(quad, np.float64)
+    x, y = q[:, 0], q[:, 1]
+    area2 = float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+    return q if area2 >= 0 else np.asarray(q[[0, 3, 2, 1]])
+
+
+def side_lengths(quad: Quad) -> NDArray[np.float64]:
+    """Lengths of sides TL-TR, TR-BR, BR-BL, BL-TL."""
+    return np.asarray(np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1))
+
+
+def long_side_first(quad: Quad) -> Quad:
+    """Roll a clockwise quad so that its first side is a long side (the card's width)."""
+    s = side_lengths(quad)
+    return quad if s[0] + s[2] >= s[1] + s[3] else np.asarray(np.roll(quad, -1, axis=0))
+
+
+def card_to_frame(quad: Quad, scale: float = 1.0) -> NDArray[np.float64]:
+    """Homography from a card grid of `scale` pixels per mm (OpenCV pixel centres) to OpenCV frame pixels."""
+    w, h = CARD_W_MM * scale, CARD_H_MM * scale
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32) - 0.5
+    dst = np.asarray(quad, np.float32) - 0.5
+    return np.asarray(cv2.getPerspectiveTransform(src, dst), np.float64)
+
+
+def rectify(
+    image: NDArray[np.uint8] | NDArray[np.float32], quad: Quad, size: tuple[int, int], quad_scale: float = 1.0
+) -> NDArray:
+    """The card region warped to `size` (w, h); `quad_scale` maps frame quads onto a resized `image`."""
+    w, h = size
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32) - 0.5
+    dst = np.asarray(quad, np.float32) * np.float32(quad_scale) - 0.5
+    m = cv2.getPerspectiveTransform(src, dst)
+    return np.asarray(
+        cv2.warpPerspective(np.asarray(image), m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
+    )
+
+
+def focal_guess(width: int, height: int) -> float:
+    """Focal length in pixels of a phone camera with the assumed horizontal field of view along the long side."""
+    return max(width, height) / 2.0 / math.tan(math.radians(ASSUMED_HFOV_DEG) / 2.0)
+
+
+def _plane_axes(quad: Quad, width: int, height: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Camera-space directions of the plane's x and y axes (up to scale), from the homography and a focal guess."""
+    f = focal_guess(width, height)
+    k = np.array([[f, 0, width / 2.0], [0, f, height / 2.0], [0, 0, 1.0]])
+    src = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)
+    hmat = cv2.getPerspectiveTransform(src, np.asarray(quad, np.float32)).astype(np.float64)
+    m = np.linalg.inv(k) @ hmat
+    return m[:, 0], m[:, 1]
+
+
+def rectified_aspect(quad: Quad, width: int, height: int) -> float:
+    """Width / height of the physical rectangle the quad shows (ID-1: 1.586), assuming a phone focal length."""
+    r1, r2 = _plane_axes(quad, width, height)
+    return float(np.linalg.norm(r1)) / max(float(np.linalg.norm(r2)), 1e-12)
+
+
+def card_normal(quad: Quad, width: int, height: int) -> NDArray[np.float64]:
+    """Unit normal of the card plane in camera space, pointing towards the camera (z < 0)."""
+    r1, r2 = _plane_axes(quad, width, height)
+    n = np.cross(r1 / np.linalg.norm(r1), r2 / np.linalg.norm(r2))
+    n /= max(float(np.linalg.norm(n)), 1e-12)
+    return np.asarray(-n if n[2] > 0 else n)
+
+
+def tilt_deg(quad: Quad, width: int, height: int) -> float:
+    """Angle between the card's normal and the optical axis, in degrees (0 = card parallel to the sensor)."""
+    n = card_normal(quad, width, height)
+    return float(math.degrees(math.acos(min(1.0, abs(float(n[2]))))))
+
+
+def quad_area(quad: Quad) -> float:
+    x, y = quad[:, 0], quad[:, 1]
+    return float(abs(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) / 2.0)
+
+
+def inside_fraction(quad: Quad, width: int, height: int) -> float:
+    """Share of the quad's area that lies inside the frame."""
+    total = quad_area(quad)
+    if total <= 0:
+        return 0.0
+    frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    inter, _ = cv2.intersectConvexConvex(np.asarray(quad, np.float32), frame)
+    return float(min(1.0, inter / total))
+
+
+def corner_error(found: Quad, truth: Quad) -> float:
+    """Mean corner distance as a share of the true card diagonal (the card finder's accuracy measure)."""
+    t = np.asarray(truth, np.float64)
+    diag = 0.5 * (np.linalg.norm(t[2] - t[0]) + np.linalg.norm(t[3] - t[1]))
+    return float(np.mean(np.linalg.norm(np.asarray(found) - t, axis=1)) / diag)

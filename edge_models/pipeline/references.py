@@ -1,0 +1,89 @@
+"""Card references shipped with the pipeline: per template, a grey thumbnail (orientation and template recognition)
+and the masks of the fields that matter (portrait, text, MRZ) in card coordinates.
+
+Decision: the pipeline knows the document templates it accepts, as document-verification SDKs do. The references
+are built once from the simulator's twelve card designs (`build_references`, averaged over several holders so
+that only the template's fixed layout remains) and shipped as `references.npz`; at run time nothing depends on the
+simulator. A card that matches no template still gets a quad; its fields fall back to the union of all templates'
+field masks (`GENERIC`), so glare anywhere a field might be counts.
+
+Grids: thumbnails are THUMB_SIZE (86 x 54, 1 px per mm), field masks MASK_SIZE (172 x 108, 2 px per mm); pixel
+(i, j) covers card millimetres [i, i+1) / scale.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from cardlive.errors import InputError
+
+REFERENCES_PATH = Path(__file__).parent / "references.npz"
+THUMB_SIZE = (86, 54)
+MASK_SIZE = (172, 108)
+FIELDS = ("portrait", "text", "mrz")
+GENERIC = "generic"
+_HOLDERS = (11, 22, 33, 44, 55, 66)
+
+
+@dataclass(frozen=True)
+class CardReferences:
+    template_ids: tuple[str, ...]
+    thumbs: NDArray[np.float32]  # (T, 54, 86), zero mean, unit norm per template (see normalise_thumb)
+    masks: dict[str, NDArray[np.bool_]]  # template id or GENERIC -> (3, 108, 172) in FIELDS order
+
+    def field_masks(self, template_id: str | None) -> NDArray[np.bool_]:
+        """Field masks of a template, or the generic union when the template is unknown."""
+        return self.masks.get(template_id or GENERIC, self.masks[GENERIC])
+
+
+def normalise_thumb(grey: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Remove smooth shading (a wide blur subtracted), then zero mean and unit norm: the correlation template."""
+    g = np.asarray(grey, dtype=np.float32)
+    high = g - cv2.GaussianBlur(g, (0, 0), 6.0)
+    high -= high.mean()
+    norm = float(np.linalg.norm(high))
+    return np.asarray(high / norm if norm > 1e-6 else high, dtype=np.float32)
+
+
+def build_references(out: Path = REFERENCES_PATH) -> Path:
+    """Render every simulator template for a few holders and write the thumbnails and field masks."""
+    from capture_sim.cards import list_templates, render_card
+
+    ids = list_templates()
+    thumbs, masks = [], {}
+    for tid in ids:
+        grey_sum = np.zeros(THUMB_SIZE[::-1], np.float64)
+        union = np.zeros((len(FIELDS), MASK_SIZE[1], MASK_SIZE[0]), bool)
+        for holder in _HOLDERS:
+            art = render_card(tid, holder, 1032)
+            grey = cv2.cvtColor(art.rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+            grey_sum += cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA)
+            for k, name in enumerate(FIELDS):
+                m = art.field_masks[name].astype(np.float32)
+                union[k] |= cv2.resize(m, MASK_SIZE, interpolation=cv2.INTER_AREA) > 0.25
+        thumbs.append(normalise_thumb(grey_sum / len(_HOLDERS)))
+        masks[tid] = union
+    generic = np.any(np.stack(list(masks.values())), axis=0)
+    arrays = {"template_ids": np.array(ids), "thumbs": np.stack(thumbs), f"mask_{GENERIC}": generic}
+    arrays.update({f"mask_{tid}": m for tid, m in masks.items()})
+    np.savez_compressed(out, **arrays)
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def load_references(path: Path = REFERENCES_PATH) -> CardReferences:
+    """The shipped references (cached)."""
+    try:
+        with np.load(path) as data:
+            ids = tuple(str(t) for t in data["template_ids"])
+            masks = {key[5:]: np.asarray(data[key], bool) for key in data.files if key.startswith("mask_")}
+            thumbs = np.asarray(data["thumbs"], np.float32)
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(f"cannot read the card references {path}: {exc}") from None
+    return CardReferences(ids, thumbs, masks)
