@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cardlive import __version__
+from cardlive import __version__, cmd_service
 from cardlive.errors import CardliveError, ParameterError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -261,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--out", type=Path, default=Path("build/release"))
     rel.add_argument("--quick", action="store_true", help="smaller demo set and benchmark")
     rel.set_defaults(handler=_release)
+    cmd_service.register(sub)
     return parser
 
 
