@@ -187,6 +187,11 @@ class Store:
         out["frames"] = [{"index": i, "edge_attack_score": e, "server_attack_score": s} for i, e, s in frames]
         return out
 
+    def report_sessions(self) -> list[str]:
+        """Session id of every stored report row (duplicates would show twice)."""
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(select(db.reports.c.session_id))]
+
     def counts(self) -> dict[str, int]:
         """Rows per table, and distinct sessions among reports (equal when nothing is duplicated)."""
         with self.engine.connect() as conn:
