@@ -36,7 +36,8 @@ def test_honest_report_is_consistent_and_stored_once(live: Live) -> None:  # noq
     after = _stored(live)
     assert {k: after[k] - before[k] for k in STORED} == dict.fromkeys(STORED, 1)
     stored = live.client.get(f"/v1/sessions/{s['session_id']}")
-    assert stored["verdict"] == "consistent" and stored["runtime"] == "litert"
+    assert stored["verdict"] == "consistent"
+    assert stored["runtime"] == "litert"
     assert stored["frames"][0]["server_attack_score"] == pytest.approx(body["server_score"])
 
 
@@ -67,7 +68,8 @@ def _refused(live: Live, session_id: str, payload: Any, status: int, code: str) 
     r = live.client.post_report(session_id, payload)
     assert r.status_code == status, r.text
     error = r.json()["error"]
-    assert error["code"] == code and len(error["message"]) > 10
+    assert error["code"] == code
+    assert len(error["message"]) > 10
     assert _stored(live) == before, "a refused report left rows behind"
     return error
 
@@ -157,9 +159,11 @@ def test_unknown_session_and_mismatch(live: Live) -> None:  # noqa: F811
     ghost["session_id"] = "B" * 24
     _refused(live, "B" * 24, sign_report(ghost, live.app), 404, "unknown_session")
     r = live.client.http.post(f"{live.url}/v1/sessions", json={"app_id": "nobody", "account_id": "x"})
-    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_app"
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "unknown_app"
     r = live.client.http.post(f"{live.url}/v1/sessions", json={"app_id": 5, "account_id": "x"})
-    assert r.status_code == 422 and "app_id" in r.json()["error"]["message"]
+    assert r.status_code == 422
+    assert "app_id" in r.json()["error"]["message"]
 
 
 def test_attestation_hook(live: Live) -> None:  # noqa: F811
@@ -178,7 +182,8 @@ def test_attestation_hook(live: Live) -> None:  # noqa: F811
 
 def test_drift_and_clusters_endpoints(live: Live) -> None:  # noqa: F811
     drift = live.client.get("/v1/drift", reference_size=10)
-    assert drift["reference_size"] == 10 and isinstance(drift["groups"], list)
+    assert drift["reference_size"] == 10
+    assert isinstance(drift["groups"], list)
     assert live.client.http.get(f"{live.url}/v1/drift", params={"reference_size": 1}).status_code == 422
     for _ in range(2):  # the same card from two sessions of ONE account: no cross-account cluster
         s = live.session("acct-1")
@@ -187,5 +192,6 @@ def test_drift_and_clusters_endpoints(live: Live) -> None:  # noqa: F811
     s = live.session("acct-2")
     assert live.client.post_report(s["session_id"], live.report(s)).status_code == 200
     clusters = live.client.get("/v1/clusters", min_accounts=2)["clusters"]
-    assert len(clusters) == 1 and clusters[0]["accounts"] == ["acct-1", "acct-2"]
+    assert len(clusters) == 1
+    assert clusters[0]["accounts"] == ["acct-1", "acct-2"]
     assert clusters[0]["portrait_links"] > 0

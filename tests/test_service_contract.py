@@ -76,7 +76,9 @@ def test_example_validates_against_the_schema_file_and_the_server_parser() -> No
     doc = _example()
     Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).validate(doc)
     report = parse_report(json.dumps(doc).encode())
-    assert report.model_version == "1.0.0" and report.runtime == "litert" and report.frames[0].jpeg is not None
+    assert report.model_version == "1.0.0"
+    assert report.runtime == "litert"
+    assert report.frames[0].jpeg is not None
     assert report_schema() == json.loads(SCHEMA_PATH.read_text())  # the server reads exactly this file
 
 
@@ -109,4 +111,5 @@ def test_parser_refuses_what_the_schema_refuses(mutate, status: int, where: str)
 def test_strict_json(body: bytes, needle: str) -> None:
     with pytest.raises(ApiError) as info:
         parse_report(body)
-    assert info.value.status == 400 and needle in info.value.message
+    assert info.value.status == 400
+    assert needle in info.value.message

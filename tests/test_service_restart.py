@@ -86,10 +86,12 @@ def test_sigkill_and_restart_lose_nothing_acknowledged(tmp_path: Path) -> None:
         client = ServiceClient(f"http://127.0.0.1:{port}")
         for session_id, verdict in acknowledged:
             stored = client.get(f"/v1/sessions/{session_id}")
-            assert stored["verdict"] == verdict and len(stored["frames"]) == 1
+            assert stored["verdict"] == verdict
+            assert len(stored["frames"]) == 1
             # the nonce stayed used across the restart
             again = client.post_report(session_id, docs[session_id])
-            assert again.status_code == 409 and again.json()["error"]["verdict"] == "replayed_nonce"
+            assert again.status_code == 409
+            assert again.json()["error"]["verdict"] == "replayed_nonce"
         client.close()
     finally:
         proc.terminate()
