@@ -85,10 +85,10 @@ def link_matrix(members: list[Member], settings: ClusterSettings) -> tuple[np.nd
         [[(m.portrait >> (64 * k)) & (2**64 - 1) for k in range(PORTRAIT_HASH_BITS // 64)] for m in members],
         dtype=np.uint64,
     ).reshape(n, -1)
-    dist = np.zeros((n, n), dtype=np.int64)
+    dist = np.zeros((n, n), dtype=np.uint16)
     for k in range(words.shape[1]):
-        dist += _popcount(words[:, None, k] ^ words[None, :, k]).astype(np.int64)
-    portrait = other & (dist <= settings.portrait_bits)
+        dist += _popcount(words[:, None, k] ^ words[None, :, k]).astype(np.uint16)
+    portrait = other & (dist.astype(np.int32) <= settings.portrait_bits)
     vecs = np.stack([m.instrument for m in members]) if n else np.zeros((0, 1), np.float32)
     cosine = vecs @ vecs.T
     ok = np.array([m.attack and m.strength >= settings.min_strength for m in members])

@@ -151,6 +151,12 @@ def test_replayed_nonce(live: Live) -> None:  # noqa: F811
     assert audit >= 2
 
 
+def test_expired_nonce(live: Live) -> None:  # noqa: F811
+    s = live.state.store.create_session(live.app.app_id, "acct-1", ttl_s=-1)
+    err = _refused(live, s["session_id"], live.report(s), 409, "replayed_nonce")
+    assert "expired" in err["message"]
+
+
 def test_unknown_session_and_mismatch(live: Live) -> None:  # noqa: F811
     s = live.session()
     doc = live.report(s)

@@ -137,3 +137,17 @@ def test_bench_clusters_tiny() -> None:
     default = result["results"]["portrait (default)"]
     assert 0.0 <= default["recall"] <= 1.0
     assert default["clustered_sessions"] >= default["genuine_clustered"]
+
+
+@pytest.mark.slow
+def test_bench_serve_cli_counts_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "serve.json"
+    assert main(["bench", "serve", "--clients", "2", "--sessions-per-client", "2", "--out", str(out)]) == 0
+    import json
+
+    result = json.loads(out.read_text())
+    assert result["acknowledged"] == 4
+    assert result["lost"] == 0
+    assert result["duplicated"] == 0
+    assert result["db_counts"]["reports"] == 4
+    assert "records after the run" in capsys.readouterr().out
