@@ -264,8 +264,11 @@ def create_app(state: ServiceState) -> FastAPI:
         return {"reference_size": reference_size, "groups": drift_table(state.store.engine, reference_size)}
 
     @app.get("/v1/clusters")
-    def clusters(min_accounts: int = Query(3, ge=2, le=1000)) -> dict[str, Any]:
-        return {"clusters": find_clusters(state.store.engine, ClusterSettings(min_accounts=min_accounts))}
+    def clusters(
+        min_accounts: int = Query(3, ge=2, le=1000), portrait_needs_attack: bool = Query(True)
+    ) -> dict[str, Any]:
+        settings = ClusterSettings(min_accounts=min_accounts, portrait_needs_attack=portrait_needs_attack)
+        return {"clusters": find_clusters(state.store.engine, settings)}
 
     app.openapi = lambda: _openapi_with_report_schema(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=state.max_upload_bytes)

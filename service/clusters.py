@@ -1,7 +1,10 @@
 """Batch-fraud clusters: sessions of DIFFERENT accounts linked by a shared instrument or a shared portrait.
 
 Links (decisions): two sessions of different accounts are linked when
-- portrait: their portrait hashes differ in at most `portrait_bits` bits (of PORTRAIT_HASH_BITS), or
+- portrait: their portrait hashes differ in at most `portrait_bits` bits (of PORTRAIT_HASH_BITS) and, unless
+  `portrait_needs_attack` is off, at least one of the two was judged an attack by the server: a face shared by two
+  accepted sessions alone is weak evidence (the simulator's stock photo, look-alikes, re-enrolment), and on the
+  development set this rule removed most genuine-to-genuine links while keeping farms whole; or
 - instrument (only when `instrument_cosine` is set; off by default, see service/fingerprint.py for why): both
   were judged attacks by the server, both fingerprints are peaked (strength >= `min_strength`) and their cosine
   similarity is >= `instrument_cosine`. Genuine cards carry periodic artwork
@@ -26,7 +29,8 @@ from service.fingerprint import PORTRAIT_HASH_BITS
 @dataclass(frozen=True)
 class ClusterSettings:
     min_accounts: int = 3
-    portrait_bits: int = 15  # of 256: ~6 % (service/fingerprint.py)
+    portrait_bits: int = 32  # of 576: ~5.5 % (service/fingerprint.py)
+    portrait_needs_attack: bool = True
     instrument_cosine: float | None = None
     min_strength: float = 0.0
 
@@ -89,9 +93,12 @@ def link_matrix(members: list[Member], settings: ClusterSettings) -> tuple[np.nd
     for k in range(words.shape[1]):
         dist += _popcount(words[:, None, k] ^ words[None, :, k]).astype(np.uint16)
     portrait = other & (dist.astype(np.int32) <= settings.portrait_bits)
+    attack = np.array([m.attack for m in members])
+    if settings.portrait_needs_attack:
+        portrait &= attack[:, None] | attack[None, :]
     vecs = np.stack([m.instrument for m in members]) if n else np.zeros((0, 1), np.float32)
     cosine = vecs @ vecs.T
-    ok = np.array([m.attack and m.strength >= settings.min_strength for m in members])
+    ok = attack & np.array([m.strength >= settings.min_strength for m in members])
     if settings.instrument_cosine is None:
         instrument = np.zeros((n, n), dtype=bool)
     else:

@@ -90,9 +90,10 @@ def _member(i: int, account: str, portrait: int, attack: bool = False, vec: np.n
 def test_clusters_link_different_accounts_only() -> None:
     face = (1 << 200) | 0xABCDEF
     other = (1 << 255) - 1
-    members = [_member(i, f"farm-{i}", face ^ (1 << i)) for i in range(4)]  # one bit apart each
+    members = [_member(i, f"farm-{i}", face ^ (1 << i), attack=i % 2 == 0) for i in range(4)]  # 1 bit apart
     members += [_member(10 + i, f"user-{i}", other ^ ((1 << (40 * i)) - 1)) for i in range(1, 4)]
-    members += [_member(20 + i, "same-account", 12345) for i in range(3)]  # one account, identical faces
+    lone = int.from_bytes(np.random.default_rng(99).bytes(72), "big")
+    members += [_member(20 + i, "same-account", lone, attack=True) for i in range(3)]  # one account, same face
     clusters = cluster_members(members, ClusterSettings(min_accounts=3))
     assert len(clusters) == 1
     assert sorted(clusters[0]["accounts"]) == [f"farm-{i}" for i in range(4)]
@@ -101,8 +102,17 @@ def test_clusters_link_different_accounts_only() -> None:
     assert scores["purity"] == 1.0
     assert scores["recall"] == 1.0
     # negative control: with a far-off hash threshold everything merges and purity drops
-    merged = cluster_members(members, ClusterSettings(min_accounts=3, portrait_bits=256))
+    merged = cluster_members(members, ClusterSettings(min_accounts=3, portrait_bits=576, portrait_needs_attack=False))
     assert score_clusters(merged, truth)["purity"] < 1.0
+
+
+def test_portrait_links_need_an_attack_side() -> None:
+    face = 0xFEED << 300
+    twins = [_member(i, f"user-{i}", face) for i in range(3)]  # accepted sessions sharing a face
+    assert cluster_members(twins, ClusterSettings()) == []
+    assert len(cluster_members(twins, ClusterSettings(portrait_needs_attack=False))) == 1
+    one_attack = [_member(0, "user-0", face, attack=True), *twins[1:]]
+    assert len(cluster_members(one_attack, ClusterSettings())) == 1
 
 
 def test_instrument_links_need_attacks_and_the_setting() -> None:
