@@ -164,10 +164,13 @@ def _summarise(
         flagged = n - verdicts.get("consistent", 0)
         kinds[kind] = {"n": n, "flagged": flagged, "flag_rate": flagged / n if n else 0.0, "verdicts": verdicts}
     honest = kinds.get("honest", {"flag_rate": 0.0, "n": 0})
-    found = 0
+    found = others = with_farm = 0
     for c in clusters:
         labels = [farm_sessions.get(s) for s in c["sessions"]]
-        found += sum(1 for lab in labels if lab is not None)
+        in_farm = sum(1 for lab in labels if lab is not None)
+        found += in_farm
+        others += len(labels) - in_farm
+        with_farm += int(in_farm > 0)
     return {
         "kinds": kinds,
         "replays": replays,
@@ -177,6 +180,8 @@ def _summarise(
         "farm_sessions": len(farm_sessions),
         "farm_sessions_clustered": found,
         "clusters": len(clusters),
+        "clusters_with_farm_sessions": with_farm,
+        "other_sessions_clustered": others,
     }
 
 
