@@ -265,9 +265,13 @@ def create_app(state: ServiceState) -> FastAPI:
 
     @app.get("/v1/clusters")
     def clusters(
-        min_accounts: int = Query(3, ge=2, le=1000), portrait_needs_attack: bool = Query(True)
+        min_accounts: int = Query(3, ge=2, le=1000),
+        portrait_needs_attack: bool = Query(True),
+        min_links: int = Query(2, ge=1, le=100),
     ) -> dict[str, Any]:
-        settings = ClusterSettings(min_accounts=min_accounts, portrait_needs_attack=portrait_needs_attack)
+        settings = ClusterSettings(
+            min_accounts=min_accounts, portrait_needs_attack=portrait_needs_attack, min_links=min_links
+        )
         return {"clusters": find_clusters(state.store.engine, settings)}
 
     app.openapi = lambda: _openapi_with_report_schema(app)  # type: ignore[method-assign]

@@ -149,7 +149,7 @@ def format_serve(r: dict[str, Any]) -> str:
 def _member(i: int, cap: SimCapture, loaded: Any) -> Member:
     fp = fingerprint([cap.rgb], [cap.quad], loaded.spec)
     attack = score_frame(loaded, cap.rgb, cap.quad)["attack_score"] >= loaded.threshold
-    return Member(i, f"s{i}", f"acct{i}", fp.instrument, fp.strength, fp.portrait_hash, bool(attack))
+    return Member(i, f"s{i}", f"acct{i}", fp.instrument, fp.strength, fp.portrait, bool(attack))
 
 
 def score_clusters(clusters: list[dict[str, Any]], truth: dict[str, int | None]) -> dict[str, float]:
@@ -188,7 +188,7 @@ def run_cluster_bench(
     render_s = time.perf_counter() - start
     variants = {
         "portrait (default)": ClusterSettings(),
-        "instrument cos>=0.95": ClusterSettings(portrait_bits=-1, instrument_cosine=0.95),
+        "instrument cos>=0.95": ClusterSettings(portrait_min_cosine=None, instrument_cosine=0.95),
         "portrait + instrument": ClusterSettings(instrument_cosine=0.95),
     }
     results = {name: score_clusters(cluster_members(members, st), truth) for name, st in variants.items()}

@@ -1,16 +1,15 @@
-"""Batch-fraud clusters: sessions of DIFFERENT accounts linked by a shared instrument or a shared portrait.
+"""Batch-fraud clusters: sessions of DIFFERENT accounts linked by a shared portrait or a shared instrument.
 
 Links (decisions): two sessions of different accounts are linked when
-- portrait: their portrait hashes differ in at most `portrait_bits` bits (of PORTRAIT_HASH_BITS) and, unless
-  `portrait_needs_attack` is off, at least one of the two was judged an attack by the server: a face shared by two
-  accepted sessions alone is weak evidence (the simulator's stock photo, look-alikes, re-enrolment), and on the
-  development set this rule removed most genuine-to-genuine links while keeping farms whole; or
+- portrait: the cosine of their portrait signatures (service/fingerprint.py) is >= `portrait_min_cosine` and,
+  unless `portrait_needs_attack` is off, at least one of the two was judged an attack by the server: a face shared
+  by accepted sessions alone is weak evidence (the simulator's one stock photo, look-alikes, re-enrolment); or
 - instrument (only when `instrument_cosine` is set; off by default, see service/fingerprint.py for why): both
-  were judged attacks by the server, both fingerprints are peaked (strength >= `min_strength`) and their cosine
-  similarity is >= `instrument_cosine`. Genuine cards carry periodic artwork
-  too (guilloche, microprint), so instrument links are only drawn between sessions the reference model already
-  calls presentation attacks.
-Clusters are the connected components with at least `min_accounts` distinct accounts (union-find).
+  were judged attacks, both fingerprints are peaked (strength >= `min_strength`) and their cosine is
+  >= `instrument_cosine`.
+Then the `min_links`-core of the link graph is kept (sessions with fewer than `min_links` links are removed,
+repeatedly): a farm's sessions link to many of each other, while a chance look-alike hangs on by one link.
+Clusters are the connected components (union-find) with at least `min_accounts` distinct accounts.
 """
 
 from __future__ import annotations
@@ -23,16 +22,17 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from service import db
-from service.fingerprint import PORTRAIT_HASH_BITS
+from service.fingerprint import signature_cosines
 
 
 @dataclass(frozen=True)
 class ClusterSettings:
     min_accounts: int = 3
-    portrait_bits: int = 32  # of 576: ~5.5 % (service/fingerprint.py)
+    portrait_min_cosine: float | None = 0.95
     portrait_needs_attack: bool = True
     instrument_cosine: float | None = None
     min_strength: float = 0.0
+    min_links: int = 2
 
 
 @dataclass(frozen=True)
@@ -42,42 +42,32 @@ class Member:
     account_id: str
     instrument: np.ndarray
     strength: float
-    portrait: int
+    portrait: np.ndarray  # int8 signature
     attack: bool
 
 
 def load_members(engine: Engine) -> list[Member]:
     f, r = db.fingerprints.c, db.reports.c
+    query = (
+        select(f.report_id, r.session_id, r.account_id, f.instrument, f.instrument_strength, f.portrait_hashes,
+               f.attack)
+        .join(db.reports, r.id == f.report_id)
+        .order_by(f.report_id)
+    )  # fmt: skip
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                f.report_id,
-                r.session_id,
-                r.account_id,
-                f.instrument,
-                f.instrument_strength,
-                f.portrait_hashes,
-                f.attack,
-            )
-            .join(db.reports, r.id == f.report_id)
-            .order_by(f.report_id)
-        ).all()
+        rows = conn.execute(query).all()
     return [
         Member(
-            row[0],
-            row[1],
-            row[2],
+            int(row[0]),
+            str(row[1]),
+            str(row[2]),
             np.frombuffer(row[3], np.float32),
             float(row[4]),
-            int(json.loads(row[5])[0], 16),
+            np.frombuffer(bytes.fromhex(json.loads(row[5])[0]), np.int8),
             bool(row[6]),
         )
         for row in rows
     ]
-
-
-def _popcount(x: np.ndarray) -> np.ndarray:
-    return np.asarray(np.bitwise_count(x))
 
 
 def link_matrix(members: list[Member], settings: ClusterSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -85,27 +75,33 @@ def link_matrix(members: list[Member], settings: ClusterSettings) -> tuple[np.nd
     n = len(members)
     accounts = np.array([m.account_id for m in members])
     other = accounts[:, None] != accounts[None, :]
-    words = np.array(
-        [[(m.portrait >> (64 * k)) & (2**64 - 1) for k in range(PORTRAIT_HASH_BITS // 64)] for m in members],
-        dtype=np.uint64,
-    ).reshape(n, -1)
-    dist = np.zeros((n, n), dtype=np.uint16)
-    for k in range(words.shape[1]):
-        dist += _popcount(words[:, None, k] ^ words[None, :, k]).astype(np.uint16)
-    portrait = other & (dist.astype(np.int32) <= settings.portrait_bits)
     attack = np.array([m.attack for m in members])
-    if settings.portrait_needs_attack:
-        portrait &= attack[:, None] | attack[None, :]
-    vecs = np.stack([m.instrument for m in members]) if n else np.zeros((0, 1), np.float32)
-    cosine = vecs @ vecs.T
-    ok = attack & np.array([m.strength >= settings.min_strength for m in members])
+    if settings.portrait_min_cosine is None:
+        portrait = np.zeros((n, n), dtype=bool)
+    else:
+        portrait = other & (signature_cosines(np.stack([m.portrait for m in members])) >= settings.portrait_min_cosine)
+        if settings.portrait_needs_attack:
+            portrait &= attack[:, None] | attack[None, :]
     if settings.instrument_cosine is None:
         instrument = np.zeros((n, n), dtype=bool)
     else:
-        instrument = other & ok[:, None] & ok[None, :] & (cosine >= settings.instrument_cosine)
+        vecs = np.stack([m.instrument for m in members])
+        ok = attack & np.array([m.strength >= settings.min_strength for m in members])
+        instrument = other & ok[:, None] & ok[None, :] & (vecs @ vecs.T >= settings.instrument_cosine)
     np.fill_diagonal(portrait, False)
     np.fill_diagonal(instrument, False)
     return portrait, instrument
+
+
+def _core(links: np.ndarray, k: int) -> np.ndarray:
+    """Nodes of the k-core: drop nodes with fewer than k links until none is left to drop."""
+    alive = np.ones(len(links), dtype=bool)
+    while True:
+        degree = (links & alive[None, :]).sum(axis=1)
+        drop = alive & (degree < k)
+        if not drop.any():
+            return alive
+        alive &= ~drop
 
 
 def cluster_members(members: list[Member], settings: ClusterSettings) -> list[dict[str, Any]]:
@@ -114,6 +110,9 @@ def cluster_members(members: list[Member], settings: ClusterSettings) -> list[di
     if n == 0:
         return []
     portrait, instrument = link_matrix(members, settings)
+    links = portrait | instrument
+    alive = _core(links, settings.min_links)
+    links &= alive[:, None] & alive[None, :]
     parent = list(range(n))
 
     def find(i: int) -> int:
@@ -122,11 +121,11 @@ def cluster_members(members: list[Member], settings: ClusterSettings) -> list[di
             i = parent[i]
         return i
 
-    for i, j in zip(*np.nonzero(np.triu(portrait | instrument)), strict=True):
+    for i, j in zip(*np.nonzero(np.triu(links)), strict=True):
         parent[find(int(i))] = find(int(j))
     groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
+    for i in np.nonzero(alive)[0]:
+        groups.setdefault(find(int(i)), []).append(int(i))
     out = []
     for idx in groups.values():
         accounts = sorted({members[i].account_id for i in idx})

@@ -10,18 +10,19 @@ frequencies below MIN_RADIUS_PX are left out (they carry the card artwork, not t
 log power per cell, centred and unit-normalised (cosine similarity compares two sessions); `strength` is how far
 the strongest cell stands above the median cell (periodic grids give sharp peaks).
 
-Portrait hash: the portrait box of the card template layout (capture_sim.cards.layout: 22 x 28 mm, left or right
-at 3.5 mm from the edge, rows 11.5-37.6 mm cover both template heights) is warped out of the frame for both sides;
-the side that looks like a photograph (less high-frequency energy than text fields) is hashed: grey 64 x 80 crop,
-minus its Gaussian blur (sigma 12 px: removes lighting gradients and glare slopes), area-resized to 24 x 24, one
-bit per cell (above the median) = a 576-bit perceptual hash compared by Hamming distance.
+Portrait signature: the portrait box of the card template layout (capture_sim.cards.layout: 22 x 28 mm, left or
+right at 3.5 mm from the edge, rows 11.5-37.6 mm cover both template heights) is warped out of the frame for both
+sides; the side that looks like a photograph (less high-frequency energy than text fields) is kept: grey 64 x 80
+crop, minus its Gaussian blur (sigma 12 px: removes lighting gradients and glare slopes), area-resized to 24 x 24,
+zero mean, unit norm, quantised to int8 (x 127): a 576-byte perceptual signature; two sessions compare by cosine.
 
-Tuned on a development set (3 farms x 6 sessions + 76 genuine users, simulator seeds 0 and 5; `cardlive bench
-clusters` uses seed 1 by default, so its numbers are held out): side 16 / 24 / 32 and blur 6 / 8 / 12 px were tried;
-24 px cells with a 12 px blur and a 32-bit (5.5 %) link threshold gave the best purity / recall trade-off; about
-30 % of farm sessions (glare over the portrait, heavy blur or moire) link to nothing at any threshold that keeps
-genuine users apart. The instrument fingerprint as built does NOT separate instruments on that set (within-farm
-cosine is no higher than across farms), so cluster links from it are off by default
+Tuned on a development set (3 farms x 20 sessions among 200 genuine users, simulator seed 0; `cardlive bench
+clusters` uses seed 1 by default, so its numbers are held out): 16 / 24 / 32 cells, blur 12 / 16 px, sign-bit
+hashes against cosine, and link thresholds were tried; the 24-cell cosine signature with links at cosine >= 0.95
+and the 2-core rule of service/clusters.py gave purity 1.0 / recall 0.85 there, where the best sign-bit hash gave
+0.80 / 0.78. About 15 % of farm sessions (glare over the portrait, heavy blur or moire) link to nothing.
+The instrument fingerprint as built does NOT separate instruments on the earlier development set (within-farm
+cosine no higher than across farms), so cluster links from it are off by default
 (ClusterSettings.instrument_cosine = None); `cardlive bench clusters` reports both signals.
 """
 
@@ -40,8 +41,8 @@ MIN_RADIUS_PX = 0.08  # cycles/px; below: card artwork
 RADIUS_EDGES = np.geomspace(0.8, 4.0, 7)  # cycles per card mm (covered at >= 8 px per card mm)
 ANGLE_BINS = 12
 PORTRAIT_BOXES_MM = ((3.5, 11.5, 25.5, 37.6), (60.1, 11.5, 82.1, 37.6))
-PORTRAIT_HASH_SIDE = 24
-PORTRAIT_HASH_BITS = PORTRAIT_HASH_SIDE**2
+PORTRAIT_SIDE = 24
+PORTRAIT_BYTES = PORTRAIT_SIDE**2
 PORTRAIT_HIGHPASS_PX = 12.0
 
 
@@ -49,7 +50,7 @@ PORTRAIT_HIGHPASS_PX = 12.0
 class Fingerprint:
     instrument: NDArray[np.float32]  # (len(RADIUS_EDGES) - 1) * ANGLE_BINS, unit norm
     strength: float
-    portrait_hash: int
+    portrait: NDArray[np.int8]  # (PORTRAIT_BYTES,) unit-norm signature x 127
 
 
 def _jacobian(hom: NDArray[np.float64], x_mm: float, y_mm: float) -> NDArray[np.float64]:
@@ -103,12 +104,12 @@ def _portrait_crop(frame: NDArray[np.uint8], hom: NDArray[np.float64], box: tupl
     return np.asarray(crop, dtype=np.float64)
 
 
-def _phash(crop: NDArray[np.float64]) -> int:
+def _signature(crop: NDArray[np.float64]) -> NDArray[np.int8]:
     highpass = crop - cv2.GaussianBlur(crop, (0, 0), PORTRAIT_HIGHPASS_PX)
-    side = PORTRAIT_HASH_SIDE
-    small = cv2.resize(highpass, (side, side), interpolation=cv2.INTER_AREA).flatten()
-    bits = small > np.median(small)
-    return int(sum(1 << i for i, b in enumerate(bits) if b))
+    small = cv2.resize(highpass, (PORTRAIT_SIDE, PORTRAIT_SIDE), interpolation=cv2.INTER_AREA).flatten()
+    small = small - small.mean()
+    small = small / (np.linalg.norm(small) + 1e-9)
+    return np.asarray(np.round(small * 127.0), dtype=np.int8)
 
 
 def _texture(crop: NDArray[np.float64]) -> float:
@@ -116,12 +117,12 @@ def _texture(crop: NDArray[np.float64]) -> float:
     return float(np.mean(np.abs(lap)) / (np.std(crop) + 1.0))
 
 
-def portrait_hash(frame: NDArray[np.uint8], quad: Sequence[Sequence[float]]) -> int:
-    """576-bit high-pass sign hash of the portrait box (the smoother of the two candidate sides)."""
+def portrait_signature(frame: NDArray[np.uint8], quad: Sequence[Sequence[float]]) -> NDArray[np.int8]:
+    """int8 signature of the portrait box (the smoother of the two candidate sides)."""
     hom = card_homography(quad)
     crops = [_portrait_crop(frame, hom, box) for box in PORTRAIT_BOXES_MM]
     best = min(crops, key=_texture)
-    return _phash(best)
+    return _signature(best)
 
 
 def fingerprint(
@@ -134,8 +135,11 @@ def fingerprint(
     vec = logp - logp.mean()
     norm = float(np.linalg.norm(vec))
     vec = vec / norm if norm > 0 else vec
-    return Fingerprint(vec.astype(np.float32), strength, portrait_hash(frames[0], quads[0]))
+    return Fingerprint(vec.astype(np.float32), strength, portrait_signature(frames[0], quads[0]))
 
 
-def hamming(a: int, b: int) -> int:
-    return int(bin(a ^ b).count("1"))
+def signature_cosines(signatures: NDArray[np.int8]) -> NDArray[np.float32]:
+    """n x n cosine similarity of int8 portrait signatures (rows)."""
+    z = signatures.astype(np.float32)
+    z /= np.linalg.norm(z, axis=1, keepdims=True) + 1e-9
+    return np.asarray(z @ z.T, dtype=np.float32)

@@ -3,8 +3,8 @@
 The JSON Schema conformance/schemas/edge_report.schema.json is the single source of truth: the server validates
 every body against that file (Draft 2020-12) and the OpenAPI spec embeds the same file, so they cannot drift.
 Frames travel as standard base64 JPEG inside the JSON body (decision: not multipart; one content type, one schema,
-one signing rule, ~33 % more bytes). Parsing refuses NaN / Infinity and duplicate object keys (two parsers could pick different duplicates, which
-would let a signed value differ from the one the server reads).
+one signing rule, ~33 % more bytes). Parsing refuses NaN / Infinity and duplicate object keys (two parsers could
+pick different duplicates, which would let a signed value differ from the one the server reads).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select, update
 
 from service import db
 from service.errors import ApiError
-from service.fingerprint import PORTRAIT_HASH_BITS, Fingerprint
+from service.fingerprint import Fingerprint
 from service.report import EdgeReport
 from service.verdict import ReferenceModel, Verdict
 
@@ -165,7 +165,7 @@ class Store:
                     report_id=report_id,
                     instrument=fp.instrument.tobytes(),
                     instrument_strength=fp.strength,
-                    portrait_hashes=json.dumps([format(fp.portrait_hash, f"0{PORTRAIT_HASH_BITS // 4}x")]),
+                    portrait_hashes=json.dumps([fp.portrait.tobytes().hex()]),
                     attack=verdict.server_decision == "attack",
                 )
             )

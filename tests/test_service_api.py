@@ -194,7 +194,7 @@ def test_drift_and_clusters_endpoints(live: Live) -> None:  # noqa: F811
     for _ in range(2):  # the same card from two sessions of ONE account: no cross-account cluster
         s = live.session("acct-1")
         assert live.client.post_report(s["session_id"], live.report(s)).status_code == 200
-    params = {"min_accounts": 2, "portrait_needs_attack": "false"}
+    params = {"min_accounts": 2, "portrait_needs_attack": "false", "min_links": 1}
     assert live.client.get("/v1/clusters", **params)["clusters"] == []
     s = live.session("acct-2")
     assert live.client.post_report(s["session_id"], live.report(s)).status_code == 200

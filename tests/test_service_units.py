@@ -12,7 +12,7 @@ from sqlalchemy import text
 from cardlive.errors import InputError, ParameterError
 from service import db
 from service.bench import score_clusters
-from service.clusters import ClusterSettings, Member, cluster_members
+from service.clusters import ClusterSettings, Member, _core, cluster_members
 from service.drift import band, psi
 from service.keys import parse_keys
 from service.profile import load_profile, parse_profile, resolve_profile_path
@@ -82,18 +82,23 @@ def test_psi_bands() -> None:
     assert band(None) == "too_few"
 
 
-def _member(i: int, account: str, portrait: int, attack: bool = False, vec: np.ndarray | None = None) -> Member:
+def _face(seed: int, noise: float = 0.0, base: int | None = None) -> np.ndarray:
+    """An int8 portrait signature: random, or `base`'s with a little noise (a farm re-presenting one card)."""
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=576) if base is None else np.random.default_rng(base).normal(size=576)
+    v = v + noise * rng.normal(size=576)
+    return np.round(v / np.linalg.norm(v) * 127).astype(np.int8)
+
+
+def _member(i: int, account: str, portrait: np.ndarray, attack: bool = False, vec: np.ndarray | None = None) -> Member:
     v = np.zeros(4, np.float32) if vec is None else vec
     return Member(i, f"s{i}", account, v, 5.0, portrait, attack)
 
 
 def test_clusters_link_different_accounts_only() -> None:
-    face = (1 << 200) | 0xABCDEF
-    other = (1 << 255) - 1
-    members = [_member(i, f"farm-{i}", face ^ (1 << i), attack=i % 2 == 0) for i in range(4)]  # 1 bit apart
-    members += [_member(10 + i, f"user-{i}", other ^ ((1 << (40 * i)) - 1)) for i in range(1, 4)]
-    lone = int.from_bytes(np.random.default_rng(99).bytes(72), "big")
-    members += [_member(20 + i, "same-account", lone, attack=True) for i in range(3)]  # one account, same face
+    members = [_member(i, f"farm-{i}", _face(i, 0.1, base=7), attack=i % 2 == 0) for i in range(4)]
+    members += [_member(10 + i, f"user-{i}", _face(100 + i), attack=True) for i in range(3)]
+    members += [_member(20 + i, "same-account", _face(99), attack=True) for i in range(3)]  # one account, one face
     clusters = cluster_members(members, ClusterSettings(min_accounts=3))
     assert len(clusters) == 1
     assert sorted(clusters[0]["accounts"]) == [f"farm-{i}" for i in range(4)]
@@ -101,26 +106,34 @@ def test_clusters_link_different_accounts_only() -> None:
     scores = score_clusters(clusters, truth)
     assert scores["purity"] == 1.0
     assert scores["recall"] == 1.0
-    # negative control: with a far-off hash threshold everything merges and purity drops
-    merged = cluster_members(members, ClusterSettings(min_accounts=3, portrait_bits=576, portrait_needs_attack=False))
+    # negative control: a threshold that links everything merges users in and purity drops
+    merged = cluster_members(members, ClusterSettings(min_accounts=3, portrait_min_cosine=-1.0))
     assert score_clusters(merged, truth)["purity"] < 1.0
 
 
-def test_portrait_links_need_an_attack_side() -> None:
-    face = 0xFEED << 300
-    twins = [_member(i, f"user-{i}", face) for i in range(3)]  # accepted sessions sharing a face
+def test_portrait_links_need_an_attack_side_and_two_links() -> None:
+    twins = [_member(i, f"user-{i}", _face(i, 0.05, base=5)) for i in range(3)]  # accepted sessions, one face
     assert cluster_members(twins, ClusterSettings()) == []
     assert len(cluster_members(twins, ClusterSettings(portrait_needs_attack=False))) == 1
-    one_attack = [_member(0, "user-0", face, attack=True), *twins[1:]]
-    assert len(cluster_members(one_attack, ClusterSettings())) == 1
+    faces = [_face(i, 0.05, base=5) for i in range(4)]
+    two_attack = [_member(i, f"user-{i}", faces[i], attack=i < 2) for i in range(4)]
+    assert len(cluster_members(two_attack, ClusterSettings())) == 1
+
+
+def test_two_core_cuts_single_link_hangers_on() -> None:
+    links = np.zeros((5, 5), dtype=bool)
+    for i, j in ((0, 1), (1, 2), (2, 0), (2, 3), (3, 4)):  # a triangle with a tail of two
+        links[i, j] = links[j, i] = True
+    assert _core(links, 2).tolist() == [True, True, True, False, False]
+    assert _core(links, 1).all()
+    assert not _core(links, 3).any()
 
 
 def test_instrument_links_need_attacks_and_the_setting() -> None:
     vec = np.array([1, 0, 0, 0], np.float32)
-    faces = [int.from_bytes(np.random.default_rng(i).bytes(32), "big") for i in range(3)]  # unrelated portraits
-    members = [_member(i, f"a{i}", faces[i], attack=True, vec=vec) for i in range(3)]
+    members = [_member(i, f"a{i}", _face(i), attack=True, vec=vec) for i in range(3)]
     assert cluster_members(members, ClusterSettings()) == []  # instrument links off by default
     linked = cluster_members(members, ClusterSettings(instrument_cosine=0.9))
     assert linked[0]["instrument_links"] == 3
-    genuine = [_member(i, f"a{i}", faces[i], attack=False, vec=vec) for i in range(3)]
+    genuine = [_member(i, f"a{i}", _face(i), attack=False, vec=vec) for i in range(3)]
     assert cluster_members(genuine, ClusterSettings(instrument_cosine=0.9)) == []
