@@ -167,7 +167,7 @@ def _score(args: argparse.Namespace) -> int:
 def _release(args: argparse.Namespace) -> int:
     from cardlive.release import run_release
 
-    return run_release(args.out, quick=args.quick)
+    return run_release(args.out, quick=args.quick, key=args.key)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,13 +318,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     rel = sub.add_parser(
         "release",
-        help="the release job: every stage this version contains, in order",
-        description="Run the release job into --out: simulate a demo set with a contact sheet, "
-        "benchmark the simulator and the models, check the committed weights load, and report the stages not yet built "
-        "(export, conform).",
+        help="the release job: demo set, benchmarks, export, verify, conformance",
+        description="Run the release job into --out: simulate a demo set with a contact sheet, benchmark the "
+        "simulator and the models, export the committed weights into a signed bundle with golden vectors "
+        "(OUT/bundle), verify it, run the conformance suite on every runtime here (OUT/conformance: report.json, "
+        "junit.xml, report.html) and write the parity profile into the bundle. Exit code 0 only when conformance "
+        "passes.",
     )
     rel.add_argument("--out", type=Path, default=Path("build/release"))
-    rel.add_argument("--quick", action="store_true", help="smaller demo set and benchmark")
+    rel.add_argument("--quick", action="store_true", help="smaller demo set, benchmark and golden set")
+    rel.add_argument(
+        "--key", type=Path, default=None, help="Ed25519 signing key (PEM); default $CARDLIVE_SIGNING_KEY or a dev key"
+    )
     rel.set_defaults(handler=_release)
     register_conform(sub)
     cmd_service.register(sub)

@@ -1,4 +1,15 @@
-"""`cardlive release`: the main job. It runs every stage this version contains and names the ones it lacks."""
+"""`cardlive release`: the main job behind `make release`.
+
+Stages, in order, each printed as it ends:
+1. simulate a demo set and its contact sheet (a person looks at it before a release);
+2. benchmark the simulator and the models (JSON + table);
+3. export the committed weights into a signed bundle with the conformance golden vectors (`quantize.bundle`);
+4. verify the bundle (signature, every hash, schema);
+5. run the conformance suite on every runtime available here, write the reports and the parity profile into the
+   bundle (re-signed with the same key), and verify once more.
+The exit code is the conformance suite's: 0 only when every required check passed. Training and evaluation are not
+part of the release job (they take longer; the committed weights' cards say how they were made).
+"""
 
 from __future__ import annotations
 
@@ -9,20 +20,15 @@ from capture_sim.bench import format_table, run_bench, write_report
 from capture_sim.capture import SimConfig
 from capture_sim.contact_sheet import contact_sheet
 from capture_sim.dataset import read_index, simulate
+from cardlive.errors import CardliveError
 from edge_models.bench import format_model_table, run_model_bench, write_model_report
-from edge_models.weights import DEFAULT_WEIGHTS, load_weights
-
-WEIGHTS_DIR = DEFAULT_WEIGHTS.parent
-
-PENDING_STAGES = (
-    ("quantise and export bundle", "issue 5"),
-    ("conformance report", "issue 6"),
-)
 
 
-def run_release(out: Path, quick: bool = False) -> int:
-    """Simulate a demo set with its contact sheet, benchmark simulator and models, load the committed weights, and
-    list the stages not yet built."""
+class ReleaseError(CardliveError):
+    """A release stage found a broken bundle."""
+
+
+def _demo_and_benchmarks(out: Path, quick: bool) -> None:
     demo = out / "demo_set"
     if demo.exists():
         shutil.rmtree(demo)
@@ -36,16 +42,49 @@ def run_release(out: Path, quick: bool = False) -> int:
     model_rows = run_model_bench()
     print(format_model_table(model_rows))
     print(f"[done] bench models: {write_model_report(model_rows, out / 'bench_models.json')}")
-    for name in ("recapture", "ovd"):
-        loaded = load_weights(WEIGHTS_DIR / f"{name}.pt")
-        print(
-            f"[done] weights {name}: loaded, operating threshold {loaded.threshold:.3f} (card {name}.md; "
-            "preliminary, below the accuracy targets)"
-        )
-    print(
-        "[not run] training and evaluation are built (`cardlive train`, `cardlive evaluate`) but take longer "
-        "than a release job; the committed weights were made with them"
+
+
+def _verify(bundle: Path, when: str) -> None:
+    from quantize.manifest import verify_bundle
+
+    problems = verify_bundle(bundle)
+    if problems:
+        listed = "; ".join(problems[:5])
+        raise ReleaseError(f"bundle {bundle} failed verification {when}: {listed}")
+    print(f"[done] verify ({when}): signature and every hash of {bundle} check out")
+
+
+def run_release(out: Path, quick: bool = False, key: Path | None = None) -> int:
+    """Run every stage into `out`; returns the conformance suite's exit code."""
+    from conformance.golden_io import golden_hook
+    from conformance.report import format_table as conformance_table
+    from conformance.suite import run_conformance
+    from quantize.bundle import export_bundle
+
+    out.mkdir(parents=True, exist_ok=True)
+    _demo_and_benchmarks(out, quick)
+    bundle = out / "bundle"
+    summary = export_bundle(
+        bundle,
+        key_path=key,
+        cache_dir=Path("build/cache/calibration"),
+        before_sign=[golden_hook("quick" if quick else "full", progress=True)],
+        overwrite=True,
+        progress=True,
     )
-    for stage, issue in PENDING_STAGES:
-        print(f"[not built] {stage} ({issue}); no release bundle is produced by this version")
-    return 0
+    signing_key = key or summary["dev_key_path"]
+    kind = (
+        "a DEVELOPMENT key (pass --key or set CARDLIVE_SIGNING_KEY for a release key)"
+        if summary["development_key"]
+        else "the release key"
+    )
+    print(f"[done] export: {bundle} (manifest {summary['manifest']}), signed with {kind}")
+    _verify(bundle, "after export")
+    result = run_conformance(bundle, out / "conformance", signing_key=signing_key, progress=True)
+    print(conformance_table(result))
+    for name, path in sorted(result.files.items()):
+        print(f"{name}: {path}")
+    _verify(bundle, "after the parity profile was added")
+    status = "[done] conformance PASSED" if result.passed else "[FAILED] conformance FAILED"
+    print(f"{status}: bundle {bundle}, report {out / 'conformance'}")
+    return result.exit_code

@@ -63,7 +63,9 @@ def parse_profile(data: Any, source: str = "<profile>") -> ParityProfile:
     if PROFILE_SCHEMA.exists():
         errors = list(Draft202012Validator(json.loads(PROFILE_SCHEMA.read_text())).iter_errors(data))
         if errors:
-            raise InputError(f"{source}: not a parity profile: {errors[0].message}")
+            first = errors[0]
+            where = "/".join(str(part) for part in first.absolute_path) or "(document)"
+            raise InputError(f"{source}: not a parity profile at {where}: {first.message}")
     if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("bands"), list):
         raise InputError(f'{source}: expected {{"schema_version": 1, "bands": [...]}}')
     bands: dict[BandKey, Band] = {}
