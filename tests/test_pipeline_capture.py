@@ -118,3 +118,10 @@ def test_capture_cli_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixt
     bad.write_bytes(b"\x00" * 1000)
     assert main(["capture", "--video", str(bad)]) == 3
     assert "video" in capsys.readouterr().err
+
+
+def test_frame_folder_skips_the_simulators_mask_files(tmp_path: Path) -> None:
+    for name in ("frame_00.png", "frame_01.png", "ovd_00.png", "glare_00.png"):
+        Image.new("RGB", (96, 80)).save(tmp_path / name)
+    _, names = read_frame_folder(tmp_path)
+    assert names == ["frame_00.png", "frame_01.png"]

@@ -31,12 +31,20 @@ def check_sizes(frames: list[NDArray[np.uint8]], names: list[str]) -> None:
             )
 
 
+MASK_PREFIXES = ("ovd_", "glare_")  # masks that `cardlive simulate` writes beside the frames
+
+
 def read_frame_folder(folder: Path, max_frames: int = MAX_FRAMES) -> tuple[list[NDArray[np.uint8]], list[str]]:
-    """The images of a folder in name order (at most max_frames, evenly spaced)."""
+    """The images of a folder in name order (at most max_frames, evenly spaced); the simulator's mask files
+    (`ovd_*`, `glare_*`) are not frames and are skipped."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder; pass --frames DIR with the frames as image files")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    paths = sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(MASK_PREFIXES)
+    )
     if not paths:
         raise InputError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     if len(paths) > max_frames:
