@@ -51,9 +51,10 @@ def test_real_labels_beat_chance_and_shuffled_labels_do_not(tmp_path: Path) -> N
     real = _fit_and_score(train_set, test_set, tmp_path / "real")
     shuffled = _fit_and_score(_shuffled_copy(train_set, tmp_path / "shuffled", seed=0), test_set, tmp_path / "shuf")
 
-    # "beats chance" (one criterion for both runs): 3+ more held-out captures right than always answering the most
-    # frequent class, and an EER well below 50 %.
-    assert real["accuracy"] >= chance + 0.25
-    assert real["pad"]["eer"] <= 0.3
-    assert shuffled["accuracy"] < chance + 0.25
-    assert shuffled["pad"]["eer"] >= 0.4
+    # "beats chance", one criterion for both runs: 3+ more held-out captures right than always answering the most
+    # frequent class, and an EER of at most 30 % (12 held-out captures make both coarse).
+    def beats_chance(result: dict) -> bool:
+        return result["accuracy"] >= chance + 0.25 and result["pad"]["eer"] <= 0.3
+
+    assert beats_chance(real), (real["accuracy"], real["pad"]["eer"], chance)
+    assert not beats_chance(shuffled), (shuffled["accuracy"], shuffled["pad"]["eer"], chance)
