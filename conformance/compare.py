@@ -91,51 +91,22 @@ def compare_arrays(reference: Any, candidate: Any, name: str = "output") -> Comp
     ref, got = np.asarray(reference), np.asarray(candidate)
     partial = False
     a, b = ref, got
+    described = (name, str(ref.dtype), str(got.dtype), tuple(ref.shape), tuple(got.shape))
     if ref.shape != got.shape:
         if ref.ndim != got.ndim:
-            return Comparison(
-                name,
-                str(ref.dtype),
-                str(got.dtype),
-                tuple(ref.shape),
-                tuple(got.shape),
-                0,
-                None,
-                None,
-                None,
-                None,
-                0,
-                True,
-            )
+            return Comparison(*described, 0, None, None, None, None, 0, True)
         block = tuple(slice(0, min(x, y)) for x, y in zip(ref.shape, got.shape, strict=True))
         a, b, partial = ref[block], got[block], True
     b64 = b.astype(np.float64) if b.dtype.kind in "fiub" else np.full(b.shape, np.nan)
     finite = np.isfinite(b64)
     nonfinite = int(b64.size - np.count_nonzero(finite))
     if a.size == 0:
-        return Comparison(
-            name,
-            str(ref.dtype),
-            str(got.dtype),
-            tuple(ref.shape),
-            tuple(got.shape),
-            0,
-            0.0,
-            0.0,
-            0.0,
-            SNR_CAP_DB,
-            nonfinite,
-            partial,
-        )
+        return Comparison(*described, 0, 0.0, 0.0, 0.0, SNR_CAP_DB, nonfinite, partial)
     diff = np.abs(a.astype(np.float64) - np.where(finite, b64, 0.0))
     diff[~finite] = np.inf
     fin = diff[np.isfinite(diff)]
     return Comparison(
-        name,
-        str(ref.dtype),
-        str(got.dtype),
-        tuple(ref.shape),
-        tuple(got.shape),
+        *described,
         int(a.size),
         float(diff.max()) if nonfinite == 0 else float("inf"),
         float(fin.mean()) if fin.size else None,

@@ -32,8 +32,9 @@ class ModelBenchRow:
     median_ms: float
 
 
-def _median_ms(call: Callable[[], object], repeats: int) -> float:
-    for _ in range(3):
+def median_ms(call: Callable[[], object], repeats: int, warmup: int = 3) -> float:
+    """Median wall time of `call` in ms over `repeats` runs, after `warmup` untimed ones."""
+    for _ in range(warmup):
         call()
     times = []
     for _ in range(repeats):
@@ -56,13 +57,13 @@ def run_model_bench(repeats: int = 30) -> list[ModelBenchRow]:
         params = sum(p.numel() for p in model.parameters())
         x = inputs[name]
         with torch.no_grad():
-            ms = _median_ms(partial(model, x), repeats)
+            ms = median_ms(partial(model, x), repeats)
         rows.append(ModelBenchRow(name, units[name], params, params * 4 / 1024, ms))
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
     quad = np.array([[240.0, 130.0], [1040.0, 150.0], [1030.0, 640.0], [250.0, 620.0]])
     rows.append(
-        ModelBenchRow("preprocess+mosaic", "frame", 0, 0.0, _median_ms(lambda: build_mosaic(frame, quad), repeats))
+        ModelBenchRow("preprocess+mosaic", "frame", 0, 0.0, median_ms(lambda: build_mosaic(frame, quad), repeats))
     )
     return rows
 

@@ -10,8 +10,6 @@ torch and OpenCV limited to one thread.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import numpy as np
 import torch
 
 from capture_sim.bench import machine_info
+from edge_models.bench import median_ms
 from edge_models.pipeline.cardfinder import find_card
 from edge_models.pipeline.gates import load_gate_spec, run_gates
 from edge_models.pipeline.references import load_references
@@ -28,16 +27,6 @@ from edge_models.pipeline.runner import Models, score_ovd, score_recapture
 from edge_models.pipeline.simframes import card_frame
 
 TARGET_MS = 15.0
-
-
-def _median_ms(call: Callable[[], object], repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000.0)
 
 
 def _landscape_frames(seed: int, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -62,12 +51,12 @@ def run_pipeline_bench(seed: int = 4321, frames: int = 6, repeats: int = 5) -> d
         det = find_card(frame, refs)
         q = det.quad if det is not None else quad
         fields = refs.field_masks(det.template_id if det is not None else None)
-        rows["find"].append(_median_ms(partial(find_card, frame, refs), repeats))
-        rows["track"].append(_median_ms(partial(find_card, frame, refs, previous=q), repeats))
-        rows["gates"].append(_median_ms(partial(run_gates, frame, q, fields, spec, q), repeats))
-        rows["recapture"].append(_median_ms(partial(score_recapture, models.recapture, frame, q), repeats))
+        rows["find"].append(median_ms(partial(find_card, frame, refs), repeats, warmup=1))
+        rows["track"].append(median_ms(partial(find_card, frame, refs, previous=q), repeats, warmup=1))
+        rows["gates"].append(median_ms(partial(run_gates, frame, q, fields, spec, q), repeats, warmup=1))
+        rows["recapture"].append(median_ms(partial(score_recapture, models.recapture, frame, q), repeats, warmup=1))
         ovd_call = partial(score_ovd, models.ovd, [frame] * 8, [q] * 8)
-        rows["ovd_per_frame"].append(_median_ms(ovd_call, repeats) / 8.0)
+        rows["ovd_per_frame"].append(median_ms(ovd_call, repeats, warmup=1) / 8.0)
     med = {k: float(np.median(v)) for k, v in rows.items()}
     streamed = med["track"] + med["gates"]
     return {
