@@ -23,6 +23,7 @@ from tqdm import tqdm
 from capture_sim.capture import SimConfig, plan, render_capture
 from capture_sim.sampler import sample_presentation
 from cardlive.errors import InputError
+from edge_models.augment import jittered_quad
 from edge_models.datasets import CaptureRecord, read_index_folder
 from edge_models.images import load_rgb
 from edge_models.models.recapture import LABELS
@@ -36,27 +37,41 @@ class Sample:
     label: int  # index into LABELS
     species: str
     group: str
+    variants: tuple[NDArray[np.uint8], ...] = ()  # the same capture cut around card-finder-like quad errors
 
 
 def _item(sample: Sample) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(np.ascontiguousarray(sample.mosaic)), sample.label
 
 
+def _sample(record: CaptureRecord, spec: InputSpec, variants: int, rng: np.random.Generator) -> Sample:
+    frame = load_rgb(record.path)
+    quad = np.asarray(record.quad)
+    extra = tuple(build_mosaic(frame, jittered_quad(quad, rng), spec) for _ in range(variants - 1))
+    return Sample(build_mosaic(frame, quad, spec), LABELS.index(record.label), record.species, record.group, extra)
+
+
 class FolderMosaics(Dataset[tuple[torch.Tensor, int]]):
     """Every single-frame capture with a quad in a folder's index.jsonl, preprocessed into mosaics in memory.
 
     `folder` may name several folders separated by commas (e.g. two simulator runs with different seeds).
+    `variants` > 1 also keeps variants - 1 mosaics per capture cut around jittered quads (`edge_models.augment`),
+    drawn from (seed, capture number).
     """
 
-    def __init__(self, folder: Path, spec: InputSpec = RECAPTURE_SPEC, progress: bool = True) -> None:
+    def __init__(
+        self, folder: Path, spec: InputSpec = RECAPTURE_SPEC, progress: bool = True, variants: int = 1, seed: int = 0
+    ) -> None:
         folders = [Path(part) for part in str(folder).split(",") if part]
         records = [r for f in folders for r in read_index_folder(f) if isinstance(r, CaptureRecord)]
         usable = [r for r in records if r.quad is not None]
         if not usable:
             raise InputError(f"{folder} holds no single-frame captures with a card quad to train on")
+        if variants < 1:
+            raise InputError(f"variants must be at least 1, got {variants}")
         self.samples = [
-            Sample(build_mosaic(load_rgb(r.path), np.asarray(r.quad), spec), LABELS.index(r.label), r.species, r.group)
-            for r in tqdm(usable, desc="preprocess", unit="capture", disable=not progress)
+            _sample(r, spec, variants, np.random.default_rng([seed, i]))
+            for i, r in enumerate(tqdm(usable, desc="preprocess", unit="capture", disable=not progress))
         ]
 
     def __len__(self) -> int:

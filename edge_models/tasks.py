@@ -25,7 +25,7 @@ GLARE_WEIGHT = 0.5
 class Task:
     name: str
     spec: InputSpec
-    load: Callable[[Path, bool], Any]  # (folder, progress) -> in-memory dataset with .samples / .species
+    load: Callable[[Path, bool, int, int], Any]  # (folder, progress, variants, seed) -> dataset with .samples/.species
     loss: Callable[[nn.Module, list[torch.Tensor]], torch.Tensor]
     outputs: Callable[[nn.Module, list[torch.Tensor]], torch.Tensor]  # P(attack) for a batch
 
@@ -56,12 +56,16 @@ TASKS = {
     "recapture": Task(
         "recapture",
         RECAPTURE_SPEC,
-        lambda folder, progress: FolderMosaics(folder, progress=progress),
+        lambda folder, progress, variants, seed: FolderMosaics(folder, progress=progress, variants=variants, seed=seed),
         _recapture_loss,
         _recapture_attack,
     ),
     "ovd": Task(
-        "ovd", OVD_SPEC, lambda folder, progress: FolderSequences(folder, progress=progress), _ovd_loss, _ovd_attack
+        "ovd",
+        OVD_SPEC,
+        lambda folder, progress, variants, seed: FolderSequences(folder, progress=progress),
+        _ovd_loss,
+        _ovd_attack,
     ),
 }
 

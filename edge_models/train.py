@@ -25,6 +25,7 @@ from capture_sim.capture import SimConfig
 from capture_sim.species import ALL_SPECIES
 from cardlive.errors import InputError, OutputError
 from edge_models import metrics
+from edge_models.augment import EpochVariants
 from edge_models.data import SimulatedMosaics, subset
 from edge_models.datasets import split_by_group
 from edge_models.models import create_model
@@ -49,6 +50,7 @@ class TrainConfig:
     excluded_species: tuple[str, ...] = ()  # attack families left out of training (leave-family-out protocol)
     simulate: int = 0  # > 0: render this many fresh captures per epoch on the fly instead of reading --data
     sim_seed: int = 1  # epoch e renders SimConfig(seed=sim_seed + e); validation uses sim_seed + 100000
+    variants: int = 1  # > 1: mosaics per capture cut around jittered quads, one picked per epoch (edge_models.augment)
 
 
 def _distributed() -> tuple[int, int]:
@@ -113,15 +115,21 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
     torch.manual_seed(config.seed)
     torch.use_deterministic_algorithms(True)
+    train_set: Any
+    val_set: Any
     if config.simulate > 0:
         train_set, val_set = _simulated(config, epoch=0)
     else:
         if not config.data:
             raise InputError("give --data (a folder with index.jsonl, e.g. from `cardlive simulate`) or --simulate N")
-        full = task.load(Path(config.data), progress and rank == 0)
+        if config.variants > 1 and config.model != "recapture":
+            raise InputError("--variants (quad-jitter augmentation) applies to the recapture model only")
+        full = task.load(Path(config.data), progress and rank == 0, config.variants, config.seed)
         if config.excluded_species:
             full = subset(full, [i for i, s in enumerate(full.species) if s not in config.excluded_species])
         train_set, val_set = _split(full, config)
+        if config.variants > 1:
+            train_set = EpochVariants(train_set, config.seed)
     model = create_model(config.model)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, -(-len(train_set) // (config.batch_size * world)))
@@ -144,6 +152,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
     for epoch in range(start, last):
         if config.simulate > 0:
             train_set, _ = _simulated(config, epoch)
+        elif isinstance(train_set, EpochVariants):
+            train_set.set_epoch(epoch)
         if world > 1:
             sampler: Any = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed)
             sampler.set_epoch(epoch)

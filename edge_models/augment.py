@@ -1,0 +1,54 @@
+"""Training-time variants of a capture that a deployed pipeline really produces.
+
+The card finder's quad is never exact: on the phone the corners are off by up to ~1.5 % of the card diagonal (the
+pipeline's target). Re-cutting the native-resolution patches and re-warping the global view around a perturbed quad
+gives the model the same texture seen through that error, without resampling the patches. Each epoch picks one
+variant per capture, deterministically from (seed, epoch, index), so training stays reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch.utils.data import Dataset
+
+JITTER_SIGMA = 0.005  # per-corner standard deviation, as a fraction of the card diagonal
+JITTER_LIMIT = 0.015  # no corner moves further than the card finder's target error
+
+
+def jittered_quad(quad: Any, rng: np.random.Generator, sigma: float = JITTER_SIGMA) -> NDArray[np.float64]:
+    """`quad` (4x2) with each corner moved by a clipped Gaussian offset scaled to the card diagonal."""
+    q = np.asarray(quad, dtype=np.float64).reshape(4, 2)
+    diagonal = float(np.linalg.norm(q[2] - q[0]))
+    offsets = np.clip(rng.normal(0.0, sigma, size=(4, 2)), -JITTER_LIMIT, JITTER_LIMIT) * diagonal
+    return q + offsets
+
+
+class EpochVariants(Dataset[tuple[torch.Tensor, int]]):
+    """Wraps an in-memory mosaic dataset whose samples carry `variants`; item i is one of them, chosen per epoch."""
+
+    def __init__(self, dataset: Any, seed: int) -> None:
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.dataset.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        sample = self.dataset.samples[index]
+        options = (sample.mosaic, *sample.variants)
+        pick = int(np.random.default_rng([self.seed, self.epoch, index]).integers(len(options)))
+        return torch.from_numpy(np.ascontiguousarray(options[pick])), sample.label
+
+    @property
+    def samples(self) -> list[Any]:
+        return list(self.dataset.samples)
+
+    @property
+    def species(self) -> list[str]:
+        return list(self.dataset.species)

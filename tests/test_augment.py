@@ -1,0 +1,75 @@
+"""Quad-jitter augmentation: bounded corner error, deterministic variants, one variant per epoch, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cardlive.errors import InputError
+from edge_models.augment import JITTER_LIMIT, EpochVariants, jittered_quad
+from edge_models.data import FolderMosaics
+from edge_models.train import TrainConfig, train
+
+QUAD = np.array([[100.0, 100.0], [700.0, 120.0], [690.0, 500.0], [90.0, 480.0]])
+
+
+def test_jitter_moves_corners_within_the_card_finder_target() -> None:
+    rng = np.random.default_rng(0)
+    diagonal = float(np.linalg.norm(QUAD[2] - QUAD[0]))
+    moves = np.stack([np.abs(jittered_quad(QUAD, rng, sigma=0.05) - QUAD) for _ in range(200)])
+    assert moves.max() <= JITTER_LIMIT * diagonal + 1e-9
+    assert moves.max() > 0.5 * JITTER_LIMIT * diagonal  # the large sigma does reach the clip
+    assert np.array_equal(jittered_quad(QUAD, np.random.default_rng(3)), jittered_quad(QUAD, np.random.default_rng(3)))
+
+
+def test_variants_are_other_cuts_of_the_same_capture(tiny_set: Path) -> None:
+    plain = FolderMosaics(tiny_set, progress=False)
+    varied = FolderMosaics(tiny_set, progress=False, variants=3, seed=5)
+    again = FolderMosaics(tiny_set, progress=False, variants=3, seed=5)
+    for p, v, a in zip(plain.samples, varied.samples, again.samples, strict=True):
+        assert np.array_equal(p.mosaic, v.mosaic)  # the canonical mosaic is unchanged
+        assert len(v.variants) == 2
+        assert all(np.array_equal(x, y) for x, y in zip(v.variants, a.variants, strict=True))
+        assert not any(np.array_equal(x, v.mosaic) for x in v.variants)
+    with pytest.raises(InputError, match="at least 1"):
+        FolderMosaics(tiny_set, progress=False, variants=0)
+
+
+def test_epoch_variants_pick_differently_across_epochs_but_reproducibly(tiny_set: Path) -> None:
+    data = FolderMosaics(tiny_set, progress=False, variants=3, seed=0)
+    wrapped = EpochVariants(data, seed=0)
+
+    def picks(epoch: int) -> list[bytes]:
+        wrapped.set_epoch(epoch)
+        return [wrapped[i][0].numpy().tobytes() for i in range(len(wrapped))]
+
+    first = picks(0)
+    assert picks(0) == first
+    assert any(picks(e) != first for e in range(1, 4))
+    assert [wrapped[i][1] for i in range(len(wrapped))] == [s.label for s in data.samples]
+
+
+def test_training_with_variants_is_deterministic_and_differs_from_plain(tiny_set: Path, tmp_path: Path) -> None:
+    def run(name: str, variants: int, **kw: int) -> dict[str, torch.Tensor]:
+        config = TrainConfig(
+            data=str(tiny_set), out=str(tmp_path / name), epochs=2, batch_size=4, val_fraction=0.0, variants=variants
+        )
+        return torch.load(train(config, progress=False, **kw), weights_only=True)
+
+    a, b, plain = run("a", 3), run("b", 3), run("plain", 1)
+    assert all(torch.equal(a[n], b[n]) for n in a)
+    assert any(not torch.equal(a[n], plain[n]) for n in a)  # negative control: the augmentation reaches training
+    run("c", 3, stop_after=1)
+    config = TrainConfig(
+        data=str(tiny_set), out=str(tmp_path / "c"), epochs=2, batch_size=4, val_fraction=0.0, variants=3
+    )
+    resumed = torch.load(train(config, resume=True, progress=False), weights_only=True)
+    assert all(torch.equal(a[n], resumed[n]) for n in a)
+
+
+def test_variants_refused_for_ovd(tiny_set: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="recapture model only"):
+        train(TrainConfig(model="ovd", data=str(tiny_set), out=str(tmp_path), variants=2), progress=False)
