@@ -53,11 +53,11 @@ def test_epoch_variants_pick_differently_across_epochs_but_reproducibly(tiny_set
 
 
 def test_training_with_variants_is_deterministic_and_differs_from_plain(tiny_set: Path, tmp_path: Path) -> None:
-    def run(name: str, variants: int, **kw: int) -> dict[str, torch.Tensor]:
+    def run(name: str, variants: int, stop_after: int | None = None) -> dict[str, torch.Tensor]:
         config = TrainConfig(
             data=str(tiny_set), out=str(tmp_path / name), epochs=2, batch_size=4, val_fraction=0.0, variants=variants
         )
-        return torch.load(train(config, progress=False, **kw), weights_only=True)
+        return torch.load(train(config, progress=False, stop_after=stop_after), weights_only=True)
 
     a, b, plain = run("a", 3), run("b", 3), run("plain", 1)
     assert all(torch.equal(a[n], b[n]) for n in a)
