@@ -3,7 +3,12 @@
 Layout of DIR:
     simulate.json            the configuration, simulator version and status ("incomplete" until the end)
     captures/NNNNNN/frame_TT.jpg, ovd_TT.png, glare_TT.png
+    rows.partial.jsonl       one row per finished capture, appended as they finish (a journal for --resume)
     index.jsonl              written last, atomically: its presence means the set is complete
+
+A run that stops (crash, Ctrl-C, a killed machine) keeps its journal; `simulate(..., resume=True)` re-reads it, checks
+that the configuration is the same, and renders only the captures it lacks. Captures are a pure function of
+(config, index), so a resumed set is byte-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from cardlive.errors import InputError, OutputError, SimulationError
 
 MANIFEST = "simulate.json"
 INDEX = "index.jsonl"
+JOURNAL = "rows.partial.jsonl"
 
 
 def prepare_output(out: Path, overwrite: bool) -> None:
@@ -104,50 +110,101 @@ def _work(index: int) -> dict[str, Any]:
     return capture_row(render_capture(config, index), config, out)
 
 
-def _rows(config: SimConfig, out: Path, n: int, workers: int) -> Iterator[dict[str, Any]]:
+def _rows(config: SimConfig, out: Path, todo: list[int], workers: int) -> Iterator[dict[str, Any]]:
     if workers == 1:
         _init_worker(config, out)
-        for index in range(n):
+        for index in todo:
             yield _work(index)
         return
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(config, out)) as pool:
-        yield from pool.imap_unordered(_work, range(n), chunksize=1)
+        yield from pool.imap_unordered(_work, todo, chunksize=1)
+
+
+def _journaled_rows(out: Path, manifest: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Rows an interrupted run of the same configuration already finished (its journal), by capture index."""
+    if not (out / MANIFEST).exists():
+        raise InputError(f"--resume: {out} holds no {MANIFEST}, so there is no interrupted simulation to resume")
+    earlier = json.loads((out / MANIFEST).read_text())
+    if earlier.get("status") == "complete":
+        raise InputError(f"--resume: the simulation in {out} is already complete")
+    if {k: earlier.get(k) for k in ("simulator_version", "config", "n")} != {
+        k: manifest[k] for k in ("simulator_version", "config", "n")
+    }:
+        raise InputError(
+            f"--resume: {out} was simulated with another configuration, n or simulator version "
+            f"({earlier.get('config')}, n={earlier.get('n')}); start a new folder or pass --overwrite"
+        )
+    rows: dict[int, dict[str, Any]] = {}
+    journal = out / JOURNAL
+    lines = journal.read_text().splitlines() if journal.exists() else []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the line being written when the run stopped
+        if all((out / p).exists() for p in _files_of(row)):
+            rows[int(row["index"])] = row
+    return rows
+
+
+def _files_of(row: dict[str, Any]) -> list[str]:
+    files = [row[key] for key in ("path", "ovd_mask", "glare_mask")]
+    return [p for entry in files for p in ([entry] if isinstance(entry, str) else entry)]
 
 
 def simulate(
-    out: Path, n: int, config: SimConfig, workers: int = 1, overwrite: bool = False, progress: bool = True
+    out: Path,
+    n: int,
+    config: SimConfig,
+    workers: int = 1,
+    overwrite: bool = False,
+    progress: bool = True,
+    resume: bool = False,
 ) -> Path:
-    """Render n captures into `out`; returns the path of index.jsonl (written only when all succeeded)."""
+    """Render n captures into `out`; returns the path of index.jsonl (written only when all succeeded).
+
+    `resume` continues an interrupted run of the same configuration in `out`, rendering only what its journal lacks.
+    """
     check_int_range("n", n, 1, 10_000_000)
     check_int_range("workers", workers, 1, max(1, os.cpu_count() or 1) * 4)
-    prepare_output(out, overwrite)
+    if resume and overwrite:
+        raise InputError("--resume keeps an interrupted simulation and --overwrite deletes it: give one of them")
     manifest = {
         "simulator_version": SIMULATOR_VERSION,
-        "config": dataclasses.asdict(config),
+        "config": json.loads(json.dumps(dataclasses.asdict(config))),
         "n": n,
         "status": "incomplete",
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    rows: dict[int, dict[str, Any]] = {}
+    if resume:
+        rows = _journaled_rows(out, manifest)
+    else:
+        prepare_output(out, overwrite)
+        (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        rows = {}
+    todo = [index for index in range(n) if index not in rows]
     try:
-        bar = tqdm(total=n, desc="simulate", unit="capture", disable=not progress)
-        for row in _rows(config, out, n, workers):
-            rows[row["index"]] = row
-            bar.update(1)
+        bar = tqdm(total=n, initial=len(rows), desc="simulate", unit="capture", disable=not progress)
+        with (out / JOURNAL).open("a") as journal:
+            for row in _rows(config, out, todo, workers):
+                rows[row["index"]] = row
+                journal.write(json.dumps(row) + "\n")
+                journal.flush()
+                bar.update(1)
         bar.close()
     except (KeyboardInterrupt, Exception) as exc:
         if isinstance(exc, OutputError):
             raise
         raise SimulationError(
             f"simulation stopped after {len(rows)} of {n} captures: {exc}; {out} is incomplete "
-            "(no index.jsonl was written)"
+            "(no index.jsonl was written; `--resume` continues it)"
         ) from exc
     tmp = out / (INDEX + ".partial")
     with tmp.open("w") as fh:
         for index in range(n):
             fh.write(json.dumps(rows[index]) + "\n")
     tmp.replace(out / INDEX)
+    (out / JOURNAL).unlink(missing_ok=True)
     manifest["status"] = "complete"
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return out / INDEX

@@ -40,7 +40,15 @@ def _simulate(args: argparse.Namespace) -> int:
         size=args.size,
         supersample=args.supersample,
     )
-    index = simulate(args.out, args.n, config, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
+    index = simulate(
+        args.out,
+        args.n,
+        config,
+        workers=args.workers,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        resume=args.resume,
+    )
     print(f"wrote {args.n} captures to {args.out} ({index.name})")
     if args.contact_sheet:
         sheet = contact_sheet(args.out, read_index(args.out), args.contact_sheet)
@@ -209,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--supersample", type=int, default=2, help="scene samples per pixel along each axis (1-4)")
     sim.add_argument("--contact-sheet", type=Path, default=None, help="also write a labelled PNG grid with 1:1 crops")
     sim.add_argument("--overwrite", action="store_true", help="replace an earlier simulation in --out")
+    sim.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted simulation in --out (same arguments): only the missing captures are rendered",
+    )
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(handler=_simulate)
 

@@ -165,3 +165,74 @@ def test_a_screen_replay_closer_than_a_card_is_held_renders() -> None:
     capture = render_capture(SimConfig(seed=110), 1177)
     assert capture.label == "screen"
     assert capture.frames[0].rgb.shape[:2] in ((720, 1280), (1280, 720))
+
+
+def _interrupt_at(monkeypatch: pytest.MonkeyPatch, stop: int) -> None:
+    real = dataset.render_capture
+
+    def flaky(config: SimConfig, index: int):  # type: ignore[no-untyped-def]
+        if index == stop:
+            raise KeyboardInterrupt
+        return real(config, index)
+
+    monkeypatch.setattr(dataset, "render_capture", flaky)
+
+
+def test_resume_renders_only_the_missing_captures_and_matches_an_uninterrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SimConfig(seed=12)
+    straight = dataset.simulate(tmp_path / "a", 3, config, progress=False)
+    _interrupt_at(monkeypatch, 2)
+    with pytest.raises(SimulationError, match="--resume"):
+        dataset.simulate(tmp_path / "b", 3, config, progress=False)
+    rendered: list[int] = []
+    monkeypatch.undo()
+    counting = dataset.render_capture
+
+    def count(config: SimConfig, index: int):  # type: ignore[no-untyped-def]
+        rendered.append(index)
+        return counting(config, index)
+
+    monkeypatch.setattr(dataset, "render_capture", count)
+    resumed = dataset.simulate(tmp_path / "b", 3, config, progress=False, resume=True)
+    assert rendered == [2]
+    assert resumed.read_text() == straight.read_text().replace(str(tmp_path / "a"), str(tmp_path / "b"))
+    for row in dataset.read_index(tmp_path / "b"):
+        assert (tmp_path / "b" / row["path"]).read_bytes() == (tmp_path / "a" / row["path"]).read_bytes()
+    assert not (tmp_path / "b" / dataset.JOURNAL).exists()
+    assert json.loads((tmp_path / "b" / "simulate.json").read_text())["status"] == "complete"
+
+
+def test_resume_ignores_a_torn_journal_line_and_rows_whose_files_are_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SimConfig(seed=13)
+    _interrupt_at(monkeypatch, 2)
+    with pytest.raises(SimulationError):
+        dataset.simulate(tmp_path, 3, config, progress=False)
+    monkeypatch.undo()
+    journal = tmp_path / dataset.JOURNAL
+    first, second = journal.read_text().splitlines()
+    (tmp_path / json.loads(second)["path"]).unlink()
+    journal.write_text(first + "\n" + second + "\n" + second[:40])
+    assert set(dataset._journaled_rows(tmp_path, json.loads((tmp_path / "simulate.json").read_text()))) == {0}
+
+
+def test_resume_refuses_another_configuration_a_complete_set_and_an_empty_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _interrupt_at(monkeypatch, 1)
+    with pytest.raises(SimulationError):
+        dataset.simulate(tmp_path / "s", 2, SimConfig(seed=3), progress=False)
+    monkeypatch.undo()
+    base = ["simulate", "--out", str(tmp_path / "s"), "--n", "2", "--quiet", "--resume"]
+    assert main([*base, "--seed", "4"]) == 3
+    assert "another configuration" in capsys.readouterr().err
+    assert main([*base, "--seed", "3", "--overwrite"]) == 3
+    assert "give one of them" in capsys.readouterr().err
+    assert main([*base, "--seed", "3"]) == 0
+    assert main([*base, "--seed", "3"]) == 3
+    assert "already complete" in capsys.readouterr().err
+    assert main(["simulate", "--out", str(tmp_path / "none"), "--n", "1", "--quiet", "--resume"]) == 3
+    assert "no simulate.json" in capsys.readouterr().err
