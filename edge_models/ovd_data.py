@@ -69,13 +69,18 @@ def _read_mask(path: Path) -> NDArray[np.uint8]:
 
 
 class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
-    """Every sequence with quads in a folder's index.jsonl (e.g. `cardlive simulate --frames 8`), in memory."""
+    """Every sequence with quads in a folder's index.jsonl (e.g. `cardlive simulate --frames 8`), in memory.
+
+    `folder` may name several folders separated by commas (e.g. two simulator runs with different seeds).
+    """
 
     def __init__(self, folder: Path, layout: SequenceLayout | None = None, progress: bool = True) -> None:
         lay = layout or SequenceLayout()
         records = [
             r
-            for r in read_index_folder(folder)
+            for part in str(folder).split(",")
+            if part
+            for r in read_index_folder(Path(part))
             if isinstance(r, SequenceRecord) and r.quads is not None and all(q is not None for q in r.quads)
         ]
         usable = [

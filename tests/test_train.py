@@ -70,6 +70,11 @@ def test_ovd_trains_on_tilt_sequences_and_writes_glare_aware_weights(tmp_path: P
     assert card["model"] == "ovd"
     assert card["spec"]["global_size"] == [128, 80]
     assert card["history"][0]["train_loss"] > 0
+    from edge_models.ovd_data import FolderSequences
+
+    one = FolderSequences(data, progress=False)
+    two = FolderSequences(Path(f"{data},{data}"), progress=False)
+    assert len(two) == 2 * len(one) == 8
 
 
 def test_training_refuses_a_folder_without_what_the_model_needs(tiny_set: Path, tmp_path: Path) -> None:
