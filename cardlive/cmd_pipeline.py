@@ -137,7 +137,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "species, genuine acceptance by glare (free / away from the fields / on the fields); "
         "writes REPORT/report.json.",
     )
-    ev.add_argument("--data", type=Path, required=True, help="folder with index.jsonl of tilt sequences")
+    ev.add_argument("--data", type=Path, required=True, help="folder with index.jsonl of tilt sequences; several: A,B")
     ev.add_argument("--report", type=Path, default=Path("build/eval_pipeline"))
     ev.add_argument("--strictness", choices=["strict", "normal", "relaxed"], default="normal", help=STRICTNESS_HELP)
     ev.add_argument("--limit", type=int, default=None, help="only the first N sequences")

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from capture_sim.dataset import read_index
+from cardlive.errors import InputError
 from edge_models.images import load_rgb
 from edge_models.pipeline.cardfinder import find_card
 from edge_models.pipeline.decision import Decision
@@ -67,14 +68,17 @@ def _rate(values: list[bool]) -> float | None:
 def evaluate_pipeline(
     data: Path, report: Path, strictness: str = "normal", limit: int | None = None, progress: bool = True
 ) -> dict[str, Any]:
-    """Decisions on every tilt sequence of `data`; writes report/report.json and returns it."""
-    rows = [r for r in read_index(data) if r["frames"] > 1][:limit]
+    """Decisions on every tilt sequence of `data` (one folder, or several separated by commas); writes
+    report/report.json and returns it."""
+    folders = [Path(part) for part in str(data).split(",") if part]
+    rows = [{**r, "folder": f} for f in folders for r in read_index(f) if r["frames"] > 1][:limit]
     if not rows:
-        raise ValueError(f"{data} holds no tilt sequences; simulate them with --frames 8")
+        raise InputError(f"{data} holds no tilt sequences; simulate them with --frames 8")
     pipeline = CapturePipeline(Models.load(), strictness)
     per_row = []
     for row in tqdm(rows, desc="evaluate-pipeline", unit="sequence", disable=not progress):
-        frames = [load_rgb(data / p) for p in row["path"]]
+        folder = row.pop("folder")
+        frames = [load_rgb(folder / p) for p in row["path"]]
         truth = [np.asarray(q, np.float64) for q in row["quad"]]
         start = time.perf_counter()
         found = pipeline.run(frames)
@@ -89,7 +93,7 @@ def evaluate_pipeline(
                 "id": row["id"],
                 "label": row["label"],
                 "species": row["species"],
-                "glare": glare_group(data, row) if row["label"] == "genuine" else None,
+                "glare": glare_group(folder, row) if row["label"] == "genuine" else None,
                 "finder": _brief(found),
                 "true_quads": _brief(oracle),
                 "frames_within_target": int(sum(e <= CORNER_TARGET for e in errors)),
