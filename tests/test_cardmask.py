@@ -13,6 +13,7 @@ from PIL import Image
 from edge_models.pipeline.cardfinder import find_card, mask_agreement, mask_candidates
 from edge_models.pipeline.cardmask import CardMaskNet, card_probability, load_cardmask, quad_mask, train_cardmask
 from edge_models.pipeline.quads import clockwise, corner_error
+from edge_models.pipeline.simframes import card_frame
 
 WORK = (640, 360)  # working resolution of a 1280x720 frame
 
@@ -90,11 +91,12 @@ def test_committed_mask_covers_the_card(tiny_set: Path) -> None:
         assert _iou(prob, quad + np.array([w / 3, 0.0]), (w, h)) < 0.5
 
 
-def test_learned_candidates_do_not_lose_cards(tiny_set: Path) -> None:
-    within = {True: 0, False: 0}
-    for row in _rows(tiny_set):
-        frame = np.asarray(Image.open(tiny_set / row["path"]).convert("RGB"))
-        for learned in within:
-            found = find_card(frame, learned=learned)
-            within[learned] += found is not None and corner_error(found.quad, np.asarray(row["quad"])) <= 0.015
-    assert within[True] >= within[False]
+@pytest.mark.parametrize("index", [11, 36])
+def test_learned_candidates_find_cards_the_classical_search_misses(index: int) -> None:
+    # bench frames (seed 900, never trained on) where the card lies on a similar, textured desk
+    frame, quad = card_frame(900, index)
+    found = find_card(frame, learned=True)
+    assert found is not None
+    assert corner_error(found.quad, quad) <= 0.015
+    # negative control: the classical candidates alone find no card there
+    assert find_card(frame, learned=False) is None
