@@ -64,6 +64,7 @@ _REFINE_TOP = 3
 _SAMPLES_PER_SIDE = 48
 _OUTER_STEP = 0.5
 _MASK_REFINE_TOP = 3
+_CONFIDENT = 0.6
 _MASK_SCREEN = 8
 
 
@@ -218,38 +219,51 @@ def find_card(
     """The best card in an RGB frame, or None when no candidate passes the aspect and template checks.
 
     `previous`: the card's quad in the preceding frame of a stream; it is refined first (tracking) and the full
-    search runs only when it no longer matches. `learned`: add the learned card mask's candidates (cardmask.py)
-    to the classical ones and rank verified cards by template match plus agreement with the mask.
+    search runs only when it no longer matches. `learned`: unless a classical candidate already matches a template
+    with at least _CONFIDENT, add the learned card mask's candidates (cardmask.py) and rank all verified cards by
+    template match plus agreement with the mask.
     """
     refs = refs or load_references()
     grey_f, small, scale = _working(frame)
-    h, w = grey_f.shape
     if previous is not None:
         tracked = _verify(grey_f, small, np.asarray(previous, np.float64), scale, refs)
         if tracked is not None and tracked.match >= min_match:
             return tracked
     segs, edges = edge_segments(small)
-    sources = [(dedupe(contour_candidates(edges) + line_candidates(segs, edges, KEEP)), _REFINE_TOP)]
-    prob = card_probability(small, (small.shape[1], small.shape[0])) if learned else None
-    if prob is not None:
-        sources.append((mask_candidates(prob, small)[:_MASK_SCREEN], _MASK_REFINE_TOP))
-    best: CardDetection | None = None
-    best_score = -np.inf
-    for rough_quads, top in sources:
-        screened = []
-        for rough in rough_quads:
-            quad = long_side_first(clockwise(rough / scale))
-            if not _ROUGH_ASPECT[0] <= rectified_aspect(quad, w, h) <= _ROUGH_ASPECT[1]:
-                continue
-            screened.append((orient(small, quad, scale, refs)[2], quad))
-        screened.sort(key=lambda v: -v[0])
-        for rough_match, quad in screened[:top]:
-            if rough_match < 0.5 * min_match:
-                break
-            found = _verify(grey_f, small, quad, scale, refs)
-            if found is None or found.match < min_match:
-                continue
-            score = found.match + (mask_agreement(prob, found.quad, scale) if prob is not None else 0.0)
-            if score > best_score:
-                best, best_score = found, score
-    return best
+    classical = dedupe(contour_candidates(edges) + line_candidates(segs, edges, KEEP))
+    found = _screen_and_verify(grey_f, small, scale, refs, classical, _REFINE_TOP, min_match)
+    if not learned or (found and max(f.match for f in found) >= _CONFIDENT):
+        return max(found, key=lambda f: f.match, default=None)
+    prob = card_probability(small, (small.shape[1], small.shape[0]))
+    guided = mask_candidates(prob, small)[:_MASK_SCREEN]
+    found += _screen_and_verify(grey_f, small, scale, refs, guided, _MASK_REFINE_TOP, min_match)
+    return max(found, key=lambda f: f.match + mask_agreement(prob, f.quad, scale), default=None)
+
+
+def _screen_and_verify(
+    grey_f: NDArray[np.float32],
+    small: NDArray[np.uint8],
+    scale: float,
+    refs: CardReferences,
+    rough_quads: list[Quad],
+    top: int,
+    min_match: float,
+) -> list[CardDetection]:
+    """Rough quads (working resolution) checked for a card-like aspect, ranked by rough template match; the best
+    `top` refined and verified."""
+    h, w = grey_f.shape
+    screened = []
+    for rough in rough_quads:
+        quad = long_side_first(clockwise(rough / scale))
+        if not _ROUGH_ASPECT[0] <= rectified_aspect(quad, w, h) <= _ROUGH_ASPECT[1]:
+            continue
+        screened.append((orient(small, quad, scale, refs)[2], quad))
+    screened.sort(key=lambda v: -v[0])
+    verified = []
+    for rough_match, quad in screened[:top]:
+        if rough_match < 0.5 * min_match:
+            break
+        found = _verify(grey_f, small, quad, scale, refs)
+        if found is not None and found.match >= min_match:
+            verified.append(found)
+    return verified
