@@ -8,9 +8,11 @@ Steps (each cheap enough for a phone's preview stream):
    b. learned (`learned=True`, cardmask.py): a tiny network's card mask; low-threshold edges only in a band
       around the mask's outline (a low-contrast card on a similar desk, without the desk texture), their line
       quads, the mask outline's own line quads and its hull; the _MASK_SCREEN agreeing best with the mask.
-2. Sub-pixel refinement on the full-resolution grey frame: along each side, the strongest step in a short profile
-   normal to the side at many points; a robust line fit per side (iterated Huber fit, outliers such as fingers
-   dropped); the corners are the intersections of adjacent lines, so the card's rounded corners do not matter.
+2. Sub-pixel refinement on the full-resolution grey frame: along each side, the outermost clear step (at least
+   _OUTER_STEP of the strongest) in a short profile normal to the side at many points, in passes of shrinking
+   profile length (SEARCH_RADII; TRACK_RADII when tracking); a robust line fit per side (iterated Huber fit,
+   outliers such as fingers dropped); the corners are the intersections of adjacent lines, so the card's rounded
+   corners do not matter.
 3. Checks and orientation: corners ordered clockwise with a long side first; the rectified width/height (homography
    with an assumed phone focal length) within ASPECT_RANGE of ID-1's 1.586; the card warped to 86 x 54 and
    correlated with every template thumbnail at 0 and 180 degrees (`references.py`): the best match decides the
@@ -18,6 +20,9 @@ Steps (each cheap enough for a phone's preview stream):
 
 Among verified cards the highest template match wins, plus its intersection over union with the learned mask when
 there is one (a quad on the card's true outline agrees with it better than one on an inner band or a paper sheet).
+
+Tuning note: _OUTER_STEP, _CONFIDENT and SEARCH_RADII were chosen on the bench frames (seed 900) and then
+checked on frames of another seed (901), see the final report of the branch `cardfinder`.
 
 Decisions: a template correlation rather than a learned orientation classifier; it also recognises the document
 type, which the glare gate needs to know where the fields are. The learned part only proposes candidates: the
@@ -63,8 +68,11 @@ _ROUGH_ASPECT = (1.1, 2.4)
 _REFINE_TOP = 3
 _SAMPLES_PER_SIDE = 48
 _OUTER_STEP = 0.5
+TRACK_RADII = (8.0, 3.0)  # refinement passes (profile half-lengths, px per 300 px of card size) when tracking
+SEARCH_RADII = (8.0, 4.0, 2.0)  # and for the full search's rougher candidates: one more, narrower pass
 _MASK_REFINE_TOP = 5
-_CONFIDENT = 0.6
+_CONFIDENT = 0.7
+_AGREEMENT_WEIGHT = 1.0
 _MASK_SCREEN = 12
 
 
@@ -150,7 +158,7 @@ def _intersect(l1: NDArray[np.float64], l2: NDArray[np.float64]) -> NDArray[np.f
     return np.asarray(l1[:2] + s[0] * l1[2:])
 
 
-def refine(grey: NDArray[np.float32], quad: Quad, radii: tuple[float, ...] = (8.0, 3.0)) -> tuple[Quad, float] | None:
+def refine(grey: NDArray[np.float32], quad: Quad, radii: tuple[float, ...] = (8.0, 2.0)) -> tuple[Quad, float] | None:
     """Sub-pixel quad from edge profiles along each side; None if a side finds no line. Also the edge support."""
     q = clockwise(quad)
     support = 0.0
@@ -183,11 +191,16 @@ def orient(
 
 
 def _verify(
-    grey_f: NDArray[np.float32], small: NDArray[np.uint8], rough: Quad, scale: float, refs: CardReferences
+    grey_f: NDArray[np.float32],
+    small: NDArray[np.uint8],
+    rough: Quad,
+    scale: float,
+    refs: CardReferences,
+    radii: tuple[float, ...] = TRACK_RADII,
 ) -> CardDetection | None:
     """Refine a rough full-resolution quad, check its aspect, orient it; None when it is not card-shaped."""
     h, w = grey_f.shape
-    refined = refine(grey_f, rough)
+    refined = refine(grey_f, rough, radii)
     if refined is None:
         return None
     quad, support = refined
@@ -237,7 +250,7 @@ def find_card(
     prob = card_probability(small, (small.shape[1], small.shape[0]))
     guided = mask_candidates(prob, small)[:_MASK_SCREEN]
     found += _screen_and_verify(grey_f, small, scale, refs, guided, _MASK_REFINE_TOP, min_match)
-    return max(found, key=lambda f: f.match + mask_agreement(prob, f.quad, scale), default=None)
+    return max(found, key=lambda f: f.match + _AGREEMENT_WEIGHT * mask_agreement(prob, f.quad, scale), default=None)
 
 
 def _screen_and_verify(
@@ -263,7 +276,7 @@ def _screen_and_verify(
     for rough_match, quad in screened[:top]:
         if rough_match < 0.5 * min_match:
             break
-        found = _verify(grey_f, small, quad, scale, refs)
+        found = _verify(grey_f, small, quad, scale, refs, SEARCH_RADII)
         if found is not None and found.match >= min_match:
             verified.append(found)
     return verified
