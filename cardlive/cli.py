@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train an edge model. Deterministic for a seed, checkpointed every epoch into --out, resumable "
         "with --resume, data-parallel under `torchrun --nproc_per_node=N -m cardlive.cli train ...` (gloo on CPU, "
         "NCCL on GPUs). Writes OUT/MODEL.pt and OUT/MODEL.json (config, history, preprocessing spec, operating "
-        "thresholds at APCER 1 %% and 5 %% on the validation split).",
+        "thresholds at APCER 1 % and 5 % on the validation split).",
     )
     tr.add_argument("--model", choices=["recapture", "ovd"], default="recapture")
     tr.add_argument(

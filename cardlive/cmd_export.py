@@ -145,7 +145,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="do the quantised variants keep the fp32 decisions on a labelled folder?",
         description="Score a labelled folder (`cardlive simulate` output) with every variant in a bundle and "
         "report decision agreement with fp32 PyTorch and the BPCER100 / worst-species APCER deltas. Passes when "
-        "agreement >= 99.5 %% and both deltas are within 0.5 percentage points; exits 1 otherwise.",
+        "agreement >= 99.5 % and both deltas are within 0.5 percentage points; exits 1 otherwise.",
     )
     qc.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
     qc.add_argument("--data", type=Path, default=None, help="labelled single-frame captures (recapture)")

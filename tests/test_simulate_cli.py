@@ -236,3 +236,18 @@ def test_resume_refuses_another_configuration_a_complete_set_and_an_empty_folder
     assert "already complete" in capsys.readouterr().err
     assert main(["simulate", "--out", str(tmp_path / "none"), "--n", "1", "--quiet", "--resume"]) == 3
     assert "no simulate.json" in capsys.readouterr().err
+
+
+def test_no_help_text_shows_an_unformatted_percent_sign() -> None:
+    """argparse %-formats argument help but not descriptions: '%%' in a description reaches the user verbatim."""
+    import argparse
+
+    from cardlive.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    texts = {name: sub.format_help() for name, sub in subparsers.choices.items()}
+    assert len(texts) > 10
+    assert not [name for name, text in texts.items() if "%%" in text]
+    broken = argparse.ArgumentParser(description="at 99.5 %% agreement")
+    assert "%%" in broken.format_help()  # negative control: the check sees the mistake it guards against
