@@ -167,6 +167,15 @@ def test_a_screen_replay_closer_than_a_card_is_held_renders() -> None:
     assert capture.frames[0].rgb.shape[:2] in ((720, 1280), (1280, 720))
 
 
+def test_a_hand_that_only_grazes_the_frame_edge_renders() -> None:
+    """Regression: seed 210 capture 1720 put the hand's box one grid cell wide, too thin for its shading gradient."""
+    from capture_sim.capture import render_capture
+
+    capture = render_capture(SimConfig(seed=210), 1720)
+    assert capture.label == "screen"
+    assert capture.frames[0].rgb.shape[:2] in ((720, 1280), (1280, 720))
+
+
 def _interrupt_at(monkeypatch: pytest.MonkeyPatch, stop: int) -> None:
     real = dataset.render_capture
 

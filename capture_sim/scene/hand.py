@@ -164,7 +164,8 @@ def render_hand(
     if x1 <= x0 or y1 <= y0:
         return rgb, alpha, shadow
     step = max(1, int(np.ceil(np.sqrt((x1 - x0) * (y1 - y0) / 30_000.0))))
-    gw, gh = int(np.ceil((x1 - x0) / step)), int(np.ceil((y1 - y0) / step))
+    # at least 2 x 2 cells (a hand that only grazes the frame edge), so the shading's gradients exist
+    gw, gh = max(2, int(np.ceil((x1 - x0) / step))), max(2, int(np.ceil((y1 - y0) / step)))
 
     # --- a coarse grid over the box, mapped to hand-local mm ---
     inv = np.linalg.inv(to_frame)
@@ -308,7 +309,8 @@ def card_drop_shadow(
     if x1 <= x0 or y1 <= y0 or strength == 0.0:
         return out
     step = max(1, int(blur_px / 3.0))  # a wide penumbra is smooth: blur on a coarser grid
-    gw, gh = int(np.ceil((x1 - x0) / step)), int(np.ceil((y1 - y0) / step))
+    # at least 2 x 2 cells (a hand that only grazes the frame edge), so the shading's gradients exist
+    gw, gh = max(2, int(np.ceil((x1 - x0) / step))), max(2, int(np.ceil((y1 - y0) / step)))
     mask = np.zeros((gh, gw), np.uint8)
     cv2.fillPoly(mask, [np.round((moved - [x0, y0]) / step * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
     soft = mask.astype(np.float32) * np.float32(strength / 255.0)
