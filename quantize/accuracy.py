@@ -34,7 +34,7 @@ MAX_DELTA_PP = 0.5
 class LabelledInputs:
     """Model inputs for a labelled folder, with the species of each (\"genuine\" = bona fide)."""
 
-    inputs: np.ndarray
+    inputs: np.ndarray  # uint8; converted to float32 chunk by chunk when scored
     species: list[str]
 
 
@@ -44,20 +44,27 @@ def load_labelled(model: str, data_dir: Path, progress: bool = False) -> Labelle
         from edge_models.data import FolderMosaics
 
         mosaics = FolderMosaics(Path(data_dir), progress=progress)
-        return LabelledInputs(
-            np.stack([s.mosaic for s in mosaics.samples]).astype(np.float32), [s.species for s in mosaics.samples]
-        )
+        return LabelledInputs(np.stack([s.mosaic for s in mosaics.samples]), [s.species for s in mosaics.samples])
     from edge_models.ovd_data import FolderSequences
 
     sequences = FolderSequences(Path(data_dir), progress=progress)
-    return LabelledInputs(
-        np.stack([s.frames for s in sequences.samples]).astype(np.float32), [s.species for s in sequences.samples]
-    )
+    return LabelledInputs(np.stack([s.frames for s in sequences.samples]), [s.species for s in sequences.samples])
 
 
 def attack_scores(outputs: list[np.ndarray]) -> np.ndarray:
     """1 - P(genuine) for recapture (column 0 of the probabilities), 1 - P(real OVD) for ovd (first output)."""
     return (1.0 - outputs[0][:, 0]).astype(np.float64)
+
+
+CHUNK = 64  # captures per runner call: a 3,000-capture set at once would need tens of GB of activations
+
+
+def scores_in_chunks(runner: Any, inputs: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
+    """Attack scores of `inputs` (uint8 or float), run `chunk` items at a time as float32."""
+    parts = [
+        attack_scores(runner.run([inputs[i : i + chunk].astype(np.float32)])) for i in range(0, len(inputs), chunk)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def compare(reference: np.ndarray, variant: np.ndarray, species: Sequence[str], threshold: float) -> dict[str, Any]:
@@ -97,7 +104,7 @@ def check_model(
     threshold = float(entry["thresholds"][entry["thresholds"]["default"]])
     factory = runner_factory or (lambda path, runtime: open_runner(path, runtime))
     reference_path = next(a["path"] for a in entry["artifacts"] if a["runtime"] == "pytorch")
-    reference = attack_scores(factory(bundle / reference_path, "pytorch").run([data.inputs]))
+    reference = scores_in_chunks(factory(bundle / reference_path, "pytorch"), data.inputs)
     variants = []
     for artifact in entry["artifacts"]:
         if artifact["runtime"] == "pytorch":
@@ -108,7 +115,7 @@ def check_model(
         if not available:
             variants.append({**row, "ran": False, "reason": reason})
             continue
-        scores = attack_scores(factory(bundle / artifact["path"], runtime).run([data.inputs]))
+        scores = scores_in_chunks(factory(bundle / artifact["path"], runtime), data.inputs)
         variants.append({**row, "ran": True, **compare(reference, scores, data.species, threshold)})
     return {"model": model, "threshold": threshold, "n": len(data.species), "variants": variants}
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from quantize.accuracy import LabelledInputs, check_model, compare, load_labelled
+from quantize.accuracy import LabelledInputs, attack_scores, check_model, compare, load_labelled, scores_in_chunks
 from quantize.calibration import constant_calibration
 from quantize.onnx_export import quantize_onnx_int8
 
@@ -63,3 +63,16 @@ def test_quant_check_cli_on_a_simulated_folder(exported_bundle: Path, tiny_set: 
     variants = result["models"][0]["variants"]
     assert {v["runtime"] for v in variants if v["ran"]} == {"onnxruntime", "litert", "mediapipe"}
     assert result["models"][0]["n"] == len(load_labelled("recapture", tiny_set).species)
+
+
+def test_chunked_scoring_equals_one_batch_and_keeps_the_order(exported_bundle: Path, tiny_set: Path) -> None:
+    from quantize.runtimes import open_runner
+
+    data = load_labelled("recapture", tiny_set)
+    assert data.inputs.dtype == np.uint8  # kept compact; converted per chunk
+    runner = open_runner(exported_bundle / "models" / "recapture" / "recapture.fp32.onnx", "onnxruntime")
+    whole = attack_scores(runner.run([data.inputs.astype(np.float32)]))
+    chunked = scores_in_chunks(runner, data.inputs, chunk=4)
+    assert len(chunked) == len(data.inputs) > 4
+    np.testing.assert_allclose(chunked, whole, atol=1e-6)
+    assert not np.allclose(scores_in_chunks(runner, data.inputs[::-1], chunk=4), whole)  # order is seen
