@@ -145,9 +145,17 @@ def test_sabotage_per_tensor_depthwise_litert_fails(copy_of, good_bundle: Path, 
 
     bundle = copy_of()
     per_tensor_litert_int8(bundle, "recapture")
-    assert "recapture/litert/int8 (recapture.int8.tflite, 1 thread)" in new_failures(
-        bundle, good_bundle, tolerances, ("litert",)
-    )
+    name = "recapture/litert/int8 (recapture.int8.tflite, 1 thread)"
+    good = next(c for c in conform(good_bundle, tolerances, ("litert",)).checks if c.name == name)
+    bad = next(c for c in conform(bundle, tolerances, ("litert",)).checks if c.name == name)
+    # The fixture's tiny calibration set can leave the good int8 file failing its tolerance too (the known gap of
+    # test_good_bundle_passes_with_coreml_not_run), and per-tensor damage can be as small as per-channel noise on
+    # these models: the structural sub-check is what must tell them apart.
+    granularity = [d for d in bad.details if d["check"] == "depthwise per-channel"]
+    assert bad.failed
+    assert granularity
+    assert not any(d["passed"] for d in granularity)
+    assert all(d["passed"] for d in good.details if d["check"] == "depthwise per-channel")
 
 
 def test_sabotage_model_from_another_version_fails(copy_of, good_bundle: Path, tolerances: Path) -> None:  # type: ignore[no-untyped-def]
@@ -217,7 +225,6 @@ def test_cli_exit_codes_and_reports(good_bundle: Path, tolerances: Path, tmp_pat
             str(tolerances),
             "--runtimes",
             "pytorch",
-            "mediapipe",
             "--no-experiment",
             "--quiet",
         ]
