@@ -173,7 +173,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train the card finder's tiny learned card mask on simulated frames",
         description="Train the card mask model (edge_models/pipeline/cardmask.py) that adds candidates to the "
         "classical card finder, on the first frame of every capture in DATA (a `cardlive simulate` folder; never "
-        "the bench's seed 900); writes OUT and OUT.json (default: the committed weights). ~10 min on 2 cores.",
+        "the bench's seed 900); writes OUT and OUT.json (default: the committed weights). "
+        "10-14 min measured on 2 busy cores.",
     )
     tm.add_argument("--data", type=Path, required=True, help="simulated folder with index.jsonl and true quads")
     tm.add_argument("--out", type=Path, default=None, help="weights file (default: edge_models/weights/cardmask.pt)")

@@ -44,11 +44,3 @@ class EpochVariants(Dataset[tuple[torch.Tensor, int]]):
         options = (sample.mosaic, *sample.variants)
         pick = int(np.random.default_rng([self.seed, self.epoch, index]).integers(len(options)))
         return torch.from_numpy(np.ascontiguousarray(options[pick])), sample.label
-
-    @property
-    def samples(self) -> list[Any]:
-        return list(self.dataset.samples)
-
-    @property
-    def species(self) -> list[str]:
-        return list(self.dataset.species)

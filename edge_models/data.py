@@ -24,7 +24,7 @@ from capture_sim.capture import SimConfig, plan, render_capture
 from capture_sim.sampler import sample_presentation
 from cardlive.errors import InputError
 from edge_models.augment import jittered_quad
-from edge_models.datasets import CaptureRecord, read_index_folder
+from edge_models.datasets import CaptureRecord, read_index_folder, split_folders
 from edge_models.images import load_rgb
 from edge_models.models.recapture import LABELS
 from edge_models.mosaic import RECAPTURE_SPEC, build_mosaic
@@ -62,8 +62,7 @@ class FolderMosaics(Dataset[tuple[torch.Tensor, int]]):
     def __init__(
         self, folder: Path, spec: InputSpec = RECAPTURE_SPEC, progress: bool = True, variants: int = 1, seed: int = 0
     ) -> None:
-        folders = [Path(part) for part in str(folder).split(",") if part]
-        records = [r for f in folders for r in read_index_folder(f) if isinstance(r, CaptureRecord)]
+        records = [r for f in split_folders(folder) for r in read_index_folder(f) if isinstance(r, CaptureRecord)]
         usable = [r for r in records if r.quad is not None]
         if not usable:
             raise InputError(f"{folder} holds no single-frame captures with a card quad to train on")

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from cardlive.errors import InputError
-from edge_models.datasets import SequenceRecord, read_index_folder
+from edge_models.datasets import SequenceRecord, read_index_folder, split_folders
 from edge_models.images import load_rgb
 from edge_models.models.ovd import SequenceLayout
 from edge_models.preprocess import InputSpec, global_view
@@ -78,9 +78,8 @@ class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         lay = layout or SequenceLayout()
         records = [
             r
-            for part in str(folder).split(",")
-            if part
-            for r in read_index_folder(Path(part))
+            for f in split_folders(folder)
+            for r in read_index_folder(f)
             if isinstance(r, SequenceRecord) and r.quads is not None and all(q is not None for q in r.quads)
         ]
         usable = [

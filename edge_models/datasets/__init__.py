@@ -6,7 +6,7 @@ file (and line) that is wrong.
 """
 
 from edge_models.datasets.dlc2021 import load_dlc2021, load_dlc2021_clips, read_via_quads
-from edge_models.datasets.folder import read_index_folder
+from edge_models.datasets.folder import read_index_folder, split_folders
 from edge_models.datasets.midv_holo import load_midv_holo
 from edge_models.datasets.records import LABELS, CaptureRecord, Quad, SequenceRecord, parse_quad, split_by_group
 
@@ -22,4 +22,5 @@ __all__ = [
     "read_index_folder",
     "read_via_quads",
     "split_by_group",
+    "split_folders",
 ]

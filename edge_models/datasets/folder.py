@@ -42,6 +42,11 @@ class _RowError(ValueError):
     """A problem in one row; read_index_folder adds the file and line."""
 
 
+def split_folders(folders: Path | str) -> list[Path]:
+    """The folders named by a `--data` value: one path, or several separated by commas (`A,B`)."""
+    return [Path(part) for part in str(folders).split(",") if part]
+
+
 def read_index_folder(folder: Path, check_files: bool = True) -> list[Record]:
     """Records of every row of `folder/index.jsonl`, in file order (CaptureRecord or SequenceRecord per row)."""
     folder = Path(folder)

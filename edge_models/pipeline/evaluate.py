@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from capture_sim.dataset import read_index
 from cardlive.errors import InputError
+from edge_models.datasets import split_folders
 from edge_models.images import load_rgb
 from edge_models.pipeline.cardfinder import find_card
 from edge_models.pipeline.decision import Decision
@@ -71,14 +72,12 @@ def evaluate_pipeline(
 ) -> dict[str, Any]:
     """Decisions on every tilt sequence of `data` (one folder, or several separated by commas); writes
     report/report.json and returns it."""
-    folders = [Path(part) for part in str(data).split(",") if part]
-    rows = [{**r, "folder": f} for f in folders for r in read_index(f) if r["frames"] > 1][:limit]
+    rows = [(f, r) for f in split_folders(data) for r in read_index(f) if r["frames"] > 1][:limit]
     if not rows:
         raise InputError(f"{data} holds no tilt sequences; simulate them with --frames 8")
     pipeline = CapturePipeline(Models.load(), strictness)
     per_row = []
-    for row in tqdm(rows, desc="evaluate-pipeline", unit="sequence", disable=not progress):
-        folder = row.pop("folder")
+    for folder, row in tqdm(rows, desc="evaluate-pipeline", unit="sequence", disable=not progress):
         frames = [load_rgb(folder / p) for p in row["path"]]
         truth = [np.asarray(q, np.float64) for q in row["quad"]]
         start = time.perf_counter()
