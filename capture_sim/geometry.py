@@ -81,8 +81,22 @@ class Pose:
         return np.asarray(self.rotation @ np.array([0.0, 0.0, -1.0]))
 
 
+@dataclass(frozen=True)
+class PlaneFrame:
+    """A plane's rotation and centre in camera space, without Pose's range checks: for reference points that are not
+    a held object's pose, such as the centre of a large print sheet around the card, which can lie next to or
+    behind the camera while the part of the sheet in view is an ordinary distance away."""
+
+    rotation: Float64Array
+    translation: Float64Array
+
+    @property
+    def normal(self) -> Float64Array:
+        return np.asarray(self.rotation @ np.array([0.0, 0.0, -1.0]))
+
+
 def plane_to_camera(
-    pose: Pose, x_mm: NDArray[np.floating], y_mm: NDArray[np.floating], width_mm: float, height_mm: float
+    pose: Pose | PlaneFrame, x_mm: NDArray[np.floating], y_mm: NDArray[np.floating], width_mm: float, height_mm: float
 ) -> Float64Array:
     """Camera-space points (..., 3) of plane points, the plane centred at the pose's centre."""
     local = np.stack([x_mm - width_mm / 2.0, y_mm - height_mm / 2.0, np.zeros_like(x_mm)], axis=-1)

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture_sim.color import blackbody_linear_rgb, wavelength_to_linear_rgb
-from capture_sim.geometry import Pose, plane_to_camera
+from capture_sim.geometry import PlaneFrame, Pose, plane_to_camera
 from capture_sim.ops import register_op
 from capture_sim.validation import check_range
 
@@ -77,7 +77,7 @@ class SurfaceGeometry:
 
 
 def surface_geometry(
-    pose: Pose, light: LightParams, width_mm: float, height_mm: float, grid_w: int, grid_h: int
+    pose: Pose | PlaneFrame, light: LightParams, width_mm: float, height_mm: float, grid_w: int, grid_h: int
 ) -> SurfaceGeometry:
     """View vectors over a grid of texel centres covering the plane."""
     xs = (np.arange(grid_w) + 0.5) * (width_mm / grid_w)

@@ -176,6 +176,17 @@ def test_a_hand_that_only_grazes_the_frame_edge_renders() -> None:
     assert capture.frames[0].rgb.shape[:2] in ((720, 1280), (1280, 720))
 
 
+def test_a_print_sheet_whose_centre_is_next_to_the_camera_renders() -> None:
+    """Regression: in seed 410 sequence 296 a tilted print sheet's centre came 6 mm from the camera, and the
+    sheet's shading frame was built as a Pose, whose range check is for held objects."""
+    from capture_sim.capture import render_capture
+
+    config = SimConfig(seed=410, frames=8)
+    capture = render_capture(config, 296)
+    assert capture.label == "print"
+    assert len(capture.frames) == 8
+
+
 def _interrupt_at(monkeypatch: pytest.MonkeyPatch, stop: int) -> None:
     real = dataset.render_capture
 
