@@ -75,3 +75,34 @@ def max_output_difference(a: nn.Module, b: nn.Module, inputs: tuple[torch.Tensor
     outs_a = out_a if isinstance(out_a, tuple | list) else (out_a,)
     outs_b = out_b if isinstance(out_b, tuple | list) else (out_b,)
     return max(float((x - y).abs().max()) for x, y in zip(outs_a, outs_b, strict=True))
+
+
+INT8_INPUT_MEAN = 128.0
+
+
+def recentre_input(model: nn.Module, mean: float = INT8_INPUT_MEAN) -> tuple[nn.Module, int]:
+    """A copy of a BN-folded `model` whose InputNorm subtracts `mean` instead of 127.5, the difference moved into
+    the bias of every convolution that reads the image (the 3-channel ones); (copy, convolutions changed).
+
+    Why: an int8 graph quantises the normalised input. (x - 127.5) for integer pixels x lies on half-integers, which
+    no 8-bit grid over [-127.5, 127.5] holds, so every pixel picked up +-0.5 DN of rounding noise, on exactly the fine
+    textures (moire, halftone) the model reads. (x - 128) is exactly representable. The move is exact except on the
+    convolutions' zero-padded border taps, where it shifts the input by half a grey level; `max_output_difference`
+    measures the result.
+    """
+    from edge_models.models.layers import InputNorm
+
+    moved = copy.deepcopy(model).eval()
+    norms = [m for m in moved.modules() if isinstance(m, InputNorm)]
+    if len(norms) != 1:
+        raise ValueError(f"expected one InputNorm, found {len(norms)}")
+    norm = norms[0]
+    delta = (mean - norm.mean) * norm.scale  # new normalised input = old - delta
+    convs = [m for m in moved.modules() if isinstance(m, nn.Conv2d) and m.in_channels == 3 and m.groups == 1]
+    with torch.no_grad():
+        for conv in convs:
+            if conv.bias is None:
+                raise ValueError("recentre_input expects BatchNorm-folded convolutions (with a bias)")
+            conv.bias.add_(delta * conv.weight.sum(dim=(1, 2, 3)))
+    norm.mean = mean
+    return moved, len(convs)

@@ -6,10 +6,12 @@ Decisions:
 - Static batch 1 (like the LiteRT and CoreML files); quantize.runtimes loops over a batch.
 - Names: recapture `mosaic` -> `probabilities`; ovd `sequence` -> `p_real`, `glare`.
 - int8: QDQ format, per-channel symmetric int8 weights, uint8 activations (ONNX Runtime's advice for x86 with VNNI,
-  which the servers and this machine have), MinMax calibration over the calibration set.
-- The per-layer report runs the float and QDQ graphs on a few calibration samples with every intermediate tensor
-  exposed (onnxruntime.quantization.qdq_loss_debug) and reports, per activation in graph order, the SQNR (dB) of
-  the quantised graph's tensor against the float graph's (`sqnr_db`; includes the error accumulated upstream).
+  which the servers and this machine have), MinMax calibration over the calibration set. The output Softmax /
+  Sigmoid stay float (as in the LiteRT file): an 8-bit probability steps by 1/256 around a 0.125 threshold.
+- The per-layer report runs the float graph that was quantised and the QDQ graph on a few calibration samples
+  with every intermediate tensor exposed (onnxruntime.quantization.qdq_loss_debug) and reports, per activation in
+  graph order, the SQNR (dB) of the quantised graph's tensor against the float graph's (`sqnr_db`; includes the
+  error accumulated upstream).
   Low values show the layers that hurt. (ORT's per-tensor "pre vs post QDQ" number is left out: for Clip outputs
   whose QDQ absorbed the clip it compares different tensors and reads as ~3 dB.)
 """
@@ -64,18 +66,42 @@ class _Reader(CalibrationDataReader):
         return next(self._items, None)
 
 
-def quantize_onnx_int8(fp32_path: Path, out_path: Path, batches: list[np.ndarray]) -> Path:
-    """Static int8 QDQ quantisation of `fp32_path` calibrated on `batches` (each a batch-1 input)."""
-    input_name = onnx.load(str(fp32_path)).graph.input[0].name
+FLOAT_OUTPUT_OPS = ("Softmax", "Sigmoid")
+
+
+def _scope(module: str) -> str:
+    parts = module.split(".")
+    return "/" + "/".join(".".join(parts[: i + 1]) for i in range(len(parts))) + "/"
+
+
+def float_nodes(graph: onnx.GraphProto, float_modules: tuple[str, ...]) -> list[str]:
+    """Nodes left in float: those of `float_modules` and the output Softmax / Sigmoid (float outputs, as in the
+    LiteRT file). The exporter names a node of module "a.b" "/a/a.b/<Op>" (each scope the full dotted path)."""
+    prefixes = tuple(_scope(module) for module in float_modules)
+    return [n.name for n in graph.node if n.name.startswith(prefixes) or n.op_type in FLOAT_OUTPUT_OPS]
+
+
+def quantize_onnx_int8(
+    fp32_path: Path,
+    out_path: Path,
+    batches: list[np.ndarray],
+    float_modules: tuple[str, ...] = (),
+    per_channel: bool = True,
+) -> Path:
+    """Static int8 QDQ quantisation of `fp32_path` calibrated on `batches` (each a batch-1 input); the nodes of
+    `float_modules` and the output activations stay float. `per_channel=False` is the tests' negative control."""
+    graph = onnx.load(str(fp32_path)).graph
+    input_name = graph.input[0].name
     quantize_static(
         str(fp32_path),
         str(out_path),
         _Reader(input_name, batches),
         quant_format=QuantFormat.QDQ,
-        per_channel=True,
+        per_channel=per_channel,
         reduce_range=False,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
+        nodes_to_exclude=float_nodes(graph, float_modules),
     )
     return out_path
 

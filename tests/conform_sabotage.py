@@ -145,24 +145,11 @@ def reexport_onnx_int8(bundle: Path, model: str, alter) -> Path:  # type: ignore
 def per_tensor_onnx_int8(bundle: Path, model: str) -> Path:
     """Replace <model>.int8.onnx with a static QDQ quantisation that uses ONE weight scale per tensor (also on the
     depthwise layers): the export helper's recipe with per_channel=False; re-sign."""
-    import onnx
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-
-    from quantize.onnx_export import _Reader
+    from quantize.onnx_export import quantize_onnx_int8
 
     folder = bundle / "models" / model
-    fp32 = folder / f"{model}.fp32.onnx"
-    name = onnx.load(str(fp32)).graph.input[0].name
-    out = folder / f"{model}.int8.onnx"
-    quantize_static(
-        str(fp32),
-        str(out),
-        _Reader(name, _examples(bundle, model)),
-        quant_format=QuantFormat.QDQ,
-        per_channel=False,
-        reduce_range=False,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
+    out = quantize_onnx_int8(
+        folder / f"{model}.fp32.onnx", folder / f"{model}.int8.onnx", _examples(bundle, model), per_channel=False
     )
     resign_bundle(bundle)
     return out

@@ -79,6 +79,9 @@ def test_int8_tflite_is_integer_and_small(exported_bundle: Path, model: str) -> 
     for op in convs:
         assert tensors[op["inputs"][0]]["dtype"] == np.int8
         assert tensors[op["inputs"][1]]["dtype"] == np.int8
+    # conv + ReLU6 outputs are quantised over the clamped range (zero point at the bottom): all but ovd's glare head
+    clamped = [op for op in convs if tensors[op["outputs"][0]]["quantization"][1] == -128]
+    assert len(clamped) == len(convs) - (1 if model == "ovd" else 0)
     # the fp16 file, by contrast, keeps float convolutions (the check above can fail)
     fp16 = Interpreter(model_path=str(path.with_name(f"{model}.fp16.tflite")))
     fp16_tensors = {t["index"]: t for t in fp16.get_tensor_details()}
@@ -136,6 +139,8 @@ def test_layer_report_lists_sqnr_per_layer(exported_bundle: Path) -> None:
     export = json.loads((exported_bundle / "reports" / "recapture.export.json").read_text())
     assert export["fold"]["remaining_batchnorm"] == 0
     assert export["fold"]["max_output_diff"] < 1e-5
+    assert export["int8_input_recentre"]["convolutions"] == 2
+    assert export["int8_input_recentre"]["max_output_diff"] < 2e-3
     coreml = [c for c in export["checks"] if c["runtime"] == "coreml"]
     assert coreml
     assert all(not c["ran"] and c["reason"] == "not-run: needs macOS" for c in coreml)
