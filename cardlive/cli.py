@@ -109,6 +109,7 @@ def _train(args: argparse.Namespace) -> int:
         simulate=args.simulate,
         sim_seed=args.sim_seed,
         variants=args.variants,
+        frozen_ovd=args.frozen_ovd,
     )
     weights = train(config, resume=args.resume, progress=not args.quiet)
     print(f"weights: {weights}")
@@ -292,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="V",
         help="recapture with --data: keep V mosaics per capture, V-1 cut around quads jittered like the card "
         "finder's error (sigma 0.5 %%, at most 1.5 %% of the diagonal); each epoch trains on one of them",
+    )
+    tr.add_argument(
+        "--frozen-ovd",
+        action="store_true",
+        help="ovd: add, per genuine sequence, a copy whose OVD region is frozen at one frame, as an attack "
+        "(species frozen_ovd; training only, thresholds stay on the real attacks), so the model must read the "
+        "hologram's response",
     )
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(handler=_train)

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from cardlive.errors import InputError, OutputError
 from edge_models import metrics
@@ -19,10 +21,36 @@ from edge_models.data import subset
 from edge_models.det_plot import plot_det
 from edge_models.models.recapture import LABELS
 from edge_models.ovd_baseline import ovd_baseline
+from edge_models.ovd_data import SequenceSample, freeze_ovd
 from edge_models.tasks import TASKS, attack_scores_of, class_probabilities
 from edge_models.weights import load_weights
 
 PROTOCOLS = ("in-dist", "leave-family-out")
+
+
+def frozen_ovd_probe(model: nn.Module, samples: list[SequenceSample], threshold: float) -> dict[str, Any]:
+    """Does the ovd model read the hologram? Share of genuine sequences (with an OVD mask) accepted at `threshold`
+    as captured, with the OVD region frozen at the first frame, and with every frame replaced by the first."""
+    genuine = [s for s in samples if s.label == 1.0 and s.ovd is not None and s.ovd.any()]
+    if not genuine:
+        return {"n": 0}
+    variants = {
+        "as_captured": [s.frames for s in genuine],
+        "ovd_frozen": [freeze_ovd(s.frames, s.ovd, 0) for s in genuine if s.ovd is not None],
+        "all_frames_frozen": [np.repeat(s.frames[:1], len(s.frames), axis=0) for s in genuine],
+    }
+    accepted: dict[str, Any] = {"n": len(genuine)}
+    model.eval()
+    with torch.no_grad():
+        for name, sequences in variants.items():
+            p_real = np.concatenate(
+                [
+                    model(torch.from_numpy(np.stack(sequences[i : i + 16])).float())[0][:, 0].numpy()
+                    for i in range(0, len(sequences), 16)
+                ]
+            )
+            accepted[f"accepted_{name}"] = float(np.mean(1.0 - p_real < threshold))
+    return accepted
 
 
 def evaluate(weights: Path, data: Path, protocol: str, report_dir: Path, progress: bool = True) -> dict[str, Any]:
@@ -58,6 +86,7 @@ def evaluate(weights: Path, data: Path, protocol: str, report_dir: Path, progres
     if loaded.name == "ovd":  # the learned model is always reported beside the classical baseline
         baseline_scores = np.array([1.0 - ovd_baseline(sample.frames).probability for sample in dataset.samples])
         extra["baseline_pad"] = json.loads(metrics.pad_report(baseline_scores, species, 0.5).to_json())
+        extra["frozen_ovd_probe"] = frozen_ovd_probe(loaded.model, dataset.samples, loaded.threshold)
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

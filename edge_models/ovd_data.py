@@ -9,6 +9,7 @@ recapture model's job.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class SequenceSample:
     label: float  # 1 = a real OVD, 0 = a frozen one
     species: str
     group: str
+    ovd: NDArray[np.bool_] | None = None  # (H, W) the OVD region in any frame, rectified; None without masks
 
 
 def frame_indices(available: int, wanted: int) -> list[int]:
@@ -48,16 +50,17 @@ def align_sequence(
     quads: list[NDArray[np.float64]],
     glare_masks: list[NDArray[np.uint8]] | None,
     spec: InputSpec = OVD_SPEC,
+    cell: int = GLARE_CELL,
 ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
-    """Rectified crops (T, h, w, 3) and pooled glare coverage (T, h/8, w/8)."""
+    """Rectified crops (T, h, w, 3) and the masks' coverage pooled to cells of `cell` pixels (T, h/cell, w/cell)."""
     crops = np.stack([global_view(f, q, spec) for f, q in zip(frames, quads, strict=True)])
     w, h = spec.global_size
-    glare = np.zeros((len(frames), h // GLARE_CELL, w // GLARE_CELL), np.float32)
+    glare = np.zeros((len(frames), h // cell, w // cell), np.float32)
     if glare_masks is not None:
         for t, (mask, quad) in enumerate(zip(glare_masks, quads, strict=True)):
             rgb = np.repeat(mask[..., None], 3, axis=2)
             warped = global_view(rgb, quad, spec)[..., 0].astype(np.float32) / 255.0
-            glare[t] = cv2.resize(warped, (w // GLARE_CELL, h // GLARE_CELL), interpolation=cv2.INTER_AREA)
+            glare[t] = cv2.resize(warped, (w // cell, h // cell), interpolation=cv2.INTER_AREA)
     return crops, glare
 
 
@@ -102,7 +105,13 @@ class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         glare_paths = record.extra.get("glare_masks")
         masks = [_read_mask(Path(glare_paths[i])) for i in pick] if glare_paths else None
         crops, glare = align_sequence(frames, quads, masks)
-        return SequenceSample(crops, glare, 1.0 if record.label == "genuine" else 0.0, record.species, record.group)
+        ovd_paths = [record.ovd_masks[i] for i in pick] if record.ovd_masks else []
+        ovd = None
+        if ovd_paths and all(p is not None for p in ovd_paths):
+            _, coverage = align_sequence(frames, quads, [_read_mask(Path(str(p))) for p in ovd_paths], cell=1)
+            ovd = coverage.max(axis=0) > 0.5
+        label = 1.0 if record.label == "genuine" else 0.0
+        return SequenceSample(crops, glare, label, record.species, record.group, ovd)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -114,3 +123,33 @@ class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     @property
     def species(self) -> list[str]:
         return [s.species for s in self.samples]
+
+
+FROZEN_OVD_SPECIES = "frozen_ovd"
+
+
+def freeze_ovd(frames: NDArray[np.uint8], ovd: NDArray[np.bool_], source: int) -> NDArray[np.uint8]:
+    """The sequence with its OVD region showing frame `source`'s state in every frame (the rest untouched)."""
+    frozen = frames.copy()
+    frozen[:, ovd] = frames[source][ovd][None]
+    return frozen
+
+
+def with_frozen_ovd(dataset: FolderSequences, seed: int) -> FolderSequences:
+    """A copy of `dataset` plus, per genuine sequence with an OVD mask, a copy whose OVD is frozen at one frame
+    (seeded), labelled 0 with species "frozen_ovd", in the same group.
+
+    This is the attack the ovd model exists for: a card image that beats the texture checks but whose hologram does
+    not respond to the tilt. Without these negatives the model learned to tell genuine from attack sequences by their
+    static appearance (freezing every genuine frame still left 82 % of them accepted).
+    """
+    extra = []
+    for index, sample in enumerate(dataset.samples):
+        if sample.label != 1.0 or sample.ovd is None or not sample.ovd.any():
+            continue
+        source = int(np.random.default_rng([seed, index]).integers(len(sample.frames)))
+        frames = freeze_ovd(sample.frames, sample.ovd, source)
+        extra.append(SequenceSample(frames, sample.glare, 0.0, FROZEN_OVD_SPECIES, sample.group, sample.ovd))
+    grown = copy.copy(dataset)
+    grown.samples = [*dataset.samples, *extra]
+    return grown

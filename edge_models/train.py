@@ -30,6 +30,7 @@ from edge_models.data import SimulatedMosaics, subset
 from edge_models.datasets import split_by_group
 from edge_models.models import create_model
 from edge_models.models.recapture import LABELS
+from edge_models.ovd_data import with_frozen_ovd
 from edge_models.tasks import TASKS, attack_scores_of
 
 CHECKPOINT = "checkpoint.pt"
@@ -51,6 +52,7 @@ class TrainConfig:
     simulate: int = 0  # > 0: render this many fresh captures per epoch on the fly instead of reading --data
     sim_seed: int = 1  # epoch e renders SimConfig(seed=sim_seed + e); validation uses sim_seed + 100000
     variants: int = 1  # > 1: mosaics per capture cut around jittered quads, one picked per epoch (edge_models.augment)
+    frozen_ovd: bool = False  # ovd: add frozen-OVD copies of genuine sequences as attacks (ovd_data.with_frozen_ovd)
 
 
 def _distributed() -> tuple[int, int]:
@@ -124,10 +126,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             raise InputError("give --data (a folder with index.jsonl, e.g. from `cardlive simulate`) or --simulate N")
         if config.variants > 1 and config.model != "recapture":
             raise InputError("--variants (quad-jitter augmentation) applies to the recapture model only")
+        if config.frozen_ovd and config.model != "ovd":
+            raise InputError("--frozen-ovd applies to the ovd model only")
         full = task.load(Path(config.data), progress and rank == 0, config.variants, config.seed)
         if config.excluded_species:
             full = subset(full, [i for i, s in enumerate(full.species) if s not in config.excluded_species])
         train_set, val_set = _split(full, config)
+        if config.frozen_ovd:  # a training signal only: the operating thresholds come from the real attack families
+            train_set = with_frozen_ovd(train_set, config.seed)
         if config.variants > 1:
             train_set = EpochVariants(train_set, config.seed)
     model = create_model(config.model)

@@ -75,6 +75,10 @@ def test_ovd_trains_on_tilt_sequences_and_writes_glare_aware_weights(tmp_path: P
     one = FolderSequences(data, progress=False)
     two = FolderSequences(Path(f"{data},{data}"), progress=False)
     assert len(two) == 2 * len(one) == 8
+    frozen = train(_config(data, tmp_path / "frozen", model="ovd", epochs=1, batch_size=2, frozen_ovd=True), False)
+    assert json.loads(frozen.with_suffix(".json").read_text())["config"]["frozen_ovd"] is True
+    with pytest.raises(InputError, match="ovd model only"):
+        train(_config(data, tmp_path / "r", model="recapture", epochs=1, frozen_ovd=True), progress=False)
 
 
 def test_training_refuses_a_folder_without_what_the_model_needs(tiny_set: Path, tmp_path: Path) -> None:
