@@ -291,8 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="V",
-        help="recapture with --data: keep V mosaics per capture, V-1 cut around quads jittered like the card "
-        "finder's error (sigma 0.5 %%, at most 1.5 %% of the diagonal); each epoch trains on one of them",
+        help="with --data: keep V inputs per capture (recapture mosaics, ovd rectified sequences), V-1 cut around "
+        "quads jittered like the card finder's error (sigma 0.5 %%, at most 1.5 %% of the diagonal, per frame for "
+        "ovd); each epoch trains on one of them",
     )
     tr.add_argument(
         "--frozen-ovd",

@@ -44,3 +44,14 @@ class EpochVariants(Dataset[tuple[torch.Tensor, int]]):
         options = (sample.mosaic, *sample.variants)
         pick = int(np.random.default_rng([self.seed, self.epoch, index]).integers(len(options)))
         return torch.from_numpy(np.ascontiguousarray(options[pick])), sample.label
+
+
+class EpochSequenceVariants(EpochVariants):
+    """EpochVariants for in-memory tilt sequences: item i is (frames, glare, label) with the frames of one variant."""
+
+    def __getitem__(self, index: int) -> Any:
+        sample = self.dataset.samples[index]
+        options = (sample.frames, *sample.variants)
+        pick = int(np.random.default_rng([self.seed, self.epoch, index]).integers(len(options)))
+        frames = torch.from_numpy(np.ascontiguousarray(options[pick]))
+        return frames, torch.from_numpy(sample.glare), torch.tensor([sample.label], dtype=torch.float32)

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from cardlive.errors import InputError
+from edge_models.augment import jittered_quad
 from edge_models.datasets import SequenceRecord, read_index_folder, split_folders
 from edge_models.images import load_rgb
 from edge_models.models.ovd import SequenceLayout
@@ -38,6 +39,7 @@ class SequenceSample:
     species: str
     group: str
     ovd: NDArray[np.bool_] | None = None  # (H, W) the OVD region in any frame, rectified; None without masks
+    variants: tuple[NDArray[np.uint8], ...] = ()  # the same sequence rectified with card-finder-like quad errors
 
 
 def frame_indices(available: int, wanted: int) -> list[int]:
@@ -75,9 +77,20 @@ class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     """Every sequence with quads in a folder's index.jsonl (e.g. `cardlive simulate --frames 8`), in memory.
 
     `folder` may name several folders separated by commas (e.g. two simulator runs with different seeds).
+    `variants` > 1 also keeps variants - 1 rectifications per sequence around independently jittered per-frame quads
+    (`edge_models.augment.jittered_quad`, seeded by (seed, sequence index)).
     """
 
-    def __init__(self, folder: Path, layout: SequenceLayout | None = None, progress: bool = True) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        layout: SequenceLayout | None = None,
+        progress: bool = True,
+        variants: int = 1,
+        seed: int = 0,
+    ) -> None:
+        if variants < 1:
+            raise InputError(f"variants must be at least 1, got {variants}")
         lay = layout or SequenceLayout()
         records = [
             r
@@ -93,11 +106,12 @@ class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         if not usable:
             raise InputError(f"{folder} holds no tilt sequences with quads (simulate them with --frames 8)")
         self.samples = [
-            self._load(r, lay) for r in tqdm(usable, desc="preprocess", unit="sequence", disable=not progress)
+            self._load(r, lay, variants, np.random.default_rng([seed, i]))
+            for i, r in enumerate(tqdm(usable, desc="preprocess", unit="sequence", disable=not progress))
         ]
 
     @staticmethod
-    def _load(record: SequenceRecord, lay: SequenceLayout) -> SequenceSample:
+    def _load(record: SequenceRecord, lay: SequenceLayout, variants: int, rng: np.random.Generator) -> SequenceSample:
         pick = frame_indices(len(record.paths), lay.frames)
         assert record.quads is not None
         quads = [np.asarray(record.quads[i], dtype=np.float64) for i in pick]
@@ -111,7 +125,10 @@ class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
             _, coverage = align_sequence(frames, quads, [_read_mask(Path(str(p))) for p in ovd_paths], cell=1)
             ovd = coverage.max(axis=0) > 0.5
         label = 1.0 if record.label == "genuine" else 0.0
-        return SequenceSample(crops, glare, label, record.species, record.group, ovd)
+        jittered = tuple(
+            align_sequence(frames, [jittered_quad(q, rng) for q in quads], None)[0] for _ in range(variants - 1)
+        )
+        return SequenceSample(crops, glare, label, record.species, record.group, ovd, jittered)
 
     def __len__(self) -> int:
         return len(self.samples)

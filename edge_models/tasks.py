@@ -63,7 +63,9 @@ TASKS = {
     "ovd": Task(
         "ovd",
         OVD_SPEC,
-        lambda folder, progress, variants, seed: FolderSequences(folder, progress=progress),
+        lambda folder, progress, variants, seed: FolderSequences(
+            folder, progress=progress, variants=variants, seed=seed
+        ),
         _ovd_loss,
         _ovd_attack,
     ),

@@ -25,7 +25,7 @@ from capture_sim.capture import SimConfig
 from capture_sim.species import ALL_SPECIES
 from cardlive.errors import InputError, OutputError
 from edge_models import metrics
-from edge_models.augment import EpochVariants
+from edge_models.augment import EpochSequenceVariants, EpochVariants
 from edge_models.data import SimulatedMosaics, subset
 from edge_models.datasets import split_by_group
 from edge_models.models import create_model
@@ -51,7 +51,7 @@ class TrainConfig:
     excluded_species: tuple[str, ...] = ()  # attack families left out of training (leave-family-out protocol)
     simulate: int = 0  # > 0: render this many fresh captures per epoch on the fly instead of reading --data
     sim_seed: int = 1  # epoch e renders SimConfig(seed=sim_seed + e); validation uses sim_seed + 100000
-    variants: int = 1  # > 1: mosaics per capture cut around jittered quads, one picked per epoch (edge_models.augment)
+    variants: int = 1  # > 1: inputs per capture cut around jittered quads, one picked per epoch (edge_models.augment)
     frozen_ovd: bool = False  # ovd: add frozen-OVD copies of genuine sequences as attacks (ovd_data.with_frozen_ovd)
 
 
@@ -124,8 +124,6 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
     else:
         if not config.data:
             raise InputError("give --data (a folder with index.jsonl, e.g. from `cardlive simulate`) or --simulate N")
-        if config.variants > 1 and config.model != "recapture":
-            raise InputError("--variants (quad-jitter augmentation) applies to the recapture model only")
         if config.frozen_ovd and config.model != "ovd":
             raise InputError("--frozen-ovd applies to the ovd model only")
         full = task.load(Path(config.data), progress and rank == 0, config.variants, config.seed)
@@ -135,7 +133,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
         if config.frozen_ovd:  # a training signal only: the operating thresholds come from the real attack families
             train_set = with_frozen_ovd(train_set, config.seed)
         if config.variants > 1:
-            train_set = EpochVariants(train_set, config.seed)
+            wrapper = EpochSequenceVariants if config.model == "ovd" else EpochVariants
+            train_set = wrapper(train_set, config.seed)
     model = create_model(config.model)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, -(-len(train_set) // (config.batch_size * world)))

@@ -8,7 +8,8 @@ Decisions:
   output sigmoid / softmax are left unannotated (no fixed 1/256 output scale) so outputs are float32 too.
   Each conv + ReLU6 is one quantised partition observed after the clamp (`_annotate_conv_relu6`), and the model is
   quantised from quantize.fold.recentre_input's copy (the bundle does this). On the 3,000 held-out captures these
-  two moved recapture 0.2.0's LiteRT int8 from 20 decision flips (max |delta score| 0.13) to 10 (0.07).
+  two moved recapture 0.2.0's LiteRT int8 from 20 decision flips (max |delta score| 0.13) to 10 (0.07). The bundle
+  also keeps each model's final linear classifier in float (quantize.bundle.INT8_FLOAT_MODULES).
 - fp16: the fp32 conversion with every supported op's weights cast to float16 by ai-edge-quantizer (FLOAT_CASTING;
   compute stays float32 on CPU, GPU delegates run fp16).
 - MediaPipe metadata: mediapipe 1.2.3's wheel lacks its compiled `_pywrap_metadata_version` helper, which only
@@ -132,7 +133,7 @@ def export_litert_int8(
     per_channel: bool = True,
     fuse_relu6: bool = True,
 ) -> Path:
-    """Full-integer int8 (per-channel weights, float32 I/O) calibrated on batch-1 `batches`.
+    """int8 (per-channel weights, float32 I/O) calibrated on batch-1 `batches`; full-integer without `float_modules`.
 
     `float_modules` (dotted submodule paths, e.g. ``("head",)``) are left in float32 with (de)quantise ops around
     them; everything else is int8. `per_channel=False` (per-tensor weights) and `fuse_relu6=False` (the library's

@@ -70,6 +70,30 @@ def test_training_with_variants_is_deterministic_and_differs_from_plain(tiny_set
     assert all(torch.equal(a[n], resumed[n]) for n in a)
 
 
-def test_variants_refused_for_ovd(tiny_set: Path, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="recapture model only"):
-        train(TrainConfig(model="ovd", data=str(tiny_set), out=str(tmp_path), variants=2), progress=False)
+def test_ovd_variants_are_other_rectifications_of_the_same_sequence(tmp_path: Path) -> None:
+    from capture_sim.capture import SimConfig
+    from capture_sim.dataset import simulate
+    from edge_models.augment import EpochSequenceVariants
+    from edge_models.ovd_data import FolderSequences
+
+    data = tmp_path / "seq"
+    simulate(data, 2, SimConfig(seed=8, species=("genuine", "laser_am"), frames=3), progress=False)
+    plain = FolderSequences(data, progress=False)
+    varied = FolderSequences(data, progress=False, variants=3, seed=5)
+    again = FolderSequences(data, progress=False, variants=3, seed=5)
+    for p, v, w in zip(plain.samples, varied.samples, again.samples, strict=True):
+        assert np.array_equal(p.frames, v.frames)  # the canonical rectification is unchanged
+        assert len(v.variants) == 2
+        assert all(x.shape == p.frames.shape and not np.array_equal(x, p.frames) for x in v.variants)
+        assert all(np.array_equal(x, y) for x, y in zip(v.variants, w.variants, strict=True))
+    epochs = EpochSequenceVariants(varied, seed=0)
+    picks = set()
+    for epoch in range(6):
+        epochs.set_epoch(epoch)
+        frames, glare, label = epochs[0]
+        picks.add(frames.numpy().tobytes())
+        assert glare.shape == (8, 10, 16)
+        assert label.item() == varied.samples[0].label
+    assert len(picks) > 1
+    with pytest.raises(InputError, match="at least 1"):
+        FolderSequences(data, progress=False, variants=0)
