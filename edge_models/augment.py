@@ -39,11 +39,14 @@ class EpochVariants(Dataset[tuple[torch.Tensor, int]]):
     def __len__(self) -> int:
         return len(self.dataset.samples)
 
+    def _pick(self, index: int, options: tuple[NDArray[np.uint8], ...]) -> torch.Tensor:
+        """One of `options`, drawn from (seed, epoch, index)."""
+        pick = int(np.random.default_rng([self.seed, self.epoch, index]).integers(len(options)))
+        return torch.from_numpy(np.ascontiguousarray(options[pick]))
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         sample = self.dataset.samples[index]
-        options = (sample.mosaic, *sample.variants)
-        pick = int(np.random.default_rng([self.seed, self.epoch, index]).integers(len(options)))
-        return torch.from_numpy(np.ascontiguousarray(options[pick])), sample.label
+        return self._pick(index, (sample.mosaic, *sample.variants)), sample.label
 
 
 class EpochSequenceVariants(EpochVariants):
@@ -51,7 +54,5 @@ class EpochSequenceVariants(EpochVariants):
 
     def __getitem__(self, index: int) -> Any:
         sample = self.dataset.samples[index]
-        options = (sample.frames, *sample.variants)
-        pick = int(np.random.default_rng([self.seed, self.epoch, index]).integers(len(options)))
-        frames = torch.from_numpy(np.ascontiguousarray(options[pick]))
+        frames = self._pick(index, (sample.frames, *sample.variants))
         return frames, torch.from_numpy(sample.glare), torch.tensor([sample.label], dtype=torch.float32)

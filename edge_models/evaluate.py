@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
 from cardlive.errors import InputError, OutputError
 from edge_models import metrics
@@ -40,16 +41,9 @@ def frozen_ovd_probe(model: nn.Module, samples: list[SequenceSample], threshold:
         "all_frames_frozen": [np.repeat(s.frames[:1], len(s.frames), axis=0) for s in genuine],
     }
     accepted: dict[str, Any] = {"n": len(genuine)}
-    model.eval()
-    with torch.no_grad():
-        for name, sequences in variants.items():
-            p_real = np.concatenate(
-                [
-                    model(torch.from_numpy(np.stack(sequences[i : i + 16])).float())[0][:, 0].numpy()
-                    for i in range(0, len(sequences), 16)
-                ]
-            )
-            accepted[f"accepted_{name}"] = float(np.mean(1.0 - p_real < threshold))
+    for name, sequences in variants.items():
+        scores = attack_scores_of(TASKS["ovd"], model, TensorDataset(torch.from_numpy(np.stack(sequences))), 16)
+        accepted[f"accepted_{name}"] = float(np.mean(scores < threshold))
     return accepted
 
 

@@ -52,18 +52,27 @@ def align_sequence(
     quads: list[NDArray[np.float64]],
     glare_masks: list[NDArray[np.uint8]] | None,
     spec: InputSpec = OVD_SPEC,
-    cell: int = GLARE_CELL,
 ) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
-    """Rectified crops (T, h, w, 3) and the masks' coverage pooled to cells of `cell` pixels (T, h/cell, w/cell)."""
+    """Rectified crops (T, h, w, 3) and pooled glare coverage (T, h/8, w/8)."""
     crops = np.stack([global_view(f, q, spec) for f, q in zip(frames, quads, strict=True)])
     w, h = spec.global_size
-    glare = np.zeros((len(frames), h // cell, w // cell), np.float32)
-    if glare_masks is not None:
-        for t, (mask, quad) in enumerate(zip(glare_masks, quads, strict=True)):
-            rgb = np.repeat(mask[..., None], 3, axis=2)
-            warped = global_view(rgb, quad, spec)[..., 0].astype(np.float32) / 255.0
-            glare[t] = cv2.resize(warped, (w // cell, h // cell), interpolation=cv2.INTER_AREA)
-    return crops, glare
+    if glare_masks is None:
+        return crops, np.zeros((len(frames), h // GLARE_CELL, w // GLARE_CELL), np.float32)
+    return crops, mask_coverage(glare_masks, quads, spec)
+
+
+def mask_coverage(
+    masks: list[NDArray[np.uint8]], quads: list[NDArray[np.float64]], spec: InputSpec = OVD_SPEC, cell: int = GLARE_CELL
+) -> NDArray[np.float32]:
+    """Per-frame masks (0/255, frame pixels) rectified like the crops, their coverage pooled to cells of `cell`
+    pixels (T, h/cell, w/cell)."""
+    w, h = spec.global_size
+    coverage = np.zeros((len(masks), h // cell, w // cell), np.float32)
+    for t, (mask, quad) in enumerate(zip(masks, quads, strict=True)):
+        rgb = np.repeat(mask[..., None], 3, axis=2)
+        warped = global_view(rgb, quad, spec)[..., 0].astype(np.float32) / 255.0
+        coverage[t] = cv2.resize(warped, (w // cell, h // cell), interpolation=cv2.INTER_AREA)
+    return coverage
 
 
 def _read_mask(path: Path) -> NDArray[np.uint8]:
@@ -122,7 +131,7 @@ class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         ovd_paths = [record.ovd_masks[i] for i in pick] if record.ovd_masks else []
         ovd = None
         if ovd_paths and all(p is not None for p in ovd_paths):
-            _, coverage = align_sequence(frames, quads, [_read_mask(Path(str(p))) for p in ovd_paths], cell=1)
+            coverage = mask_coverage([_read_mask(Path(str(p))) for p in ovd_paths], quads, cell=1)
             ovd = coverage.max(axis=0) > 0.5
         label = 1.0 if record.label == "genuine" else 0.0
         jittered = tuple(

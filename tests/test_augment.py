@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,15 +27,21 @@ def test_jitter_moves_corners_within_the_card_finder_target() -> None:
     assert np.array_equal(jittered_quad(QUAD, np.random.default_rng(3)), jittered_quad(QUAD, np.random.default_rng(3)))
 
 
+def _assert_other_cuts(plain: Any, varied: Any, again: Any, canonical: Callable[[Any], np.ndarray]) -> None:
+    """Two extra variants per sample, seeded, each a different cut of the unchanged canonical input."""
+    for p, v, a in zip(plain.samples, varied.samples, again.samples, strict=True):
+        assert np.array_equal(canonical(p), canonical(v))  # the canonical input is unchanged
+        assert len(v.variants) == 2
+        assert all(np.array_equal(x, y) for x, y in zip(v.variants, a.variants, strict=True))
+        assert not any(np.array_equal(x, canonical(v)) for x in v.variants)
+        assert all(x.shape == canonical(p).shape for x in v.variants)
+
+
 def test_variants_are_other_cuts_of_the_same_capture(tiny_set: Path) -> None:
     plain = FolderMosaics(tiny_set, progress=False)
     varied = FolderMosaics(tiny_set, progress=False, variants=3, seed=5)
     again = FolderMosaics(tiny_set, progress=False, variants=3, seed=5)
-    for p, v, a in zip(plain.samples, varied.samples, again.samples, strict=True):
-        assert np.array_equal(p.mosaic, v.mosaic)  # the canonical mosaic is unchanged
-        assert len(v.variants) == 2
-        assert all(np.array_equal(x, y) for x, y in zip(v.variants, a.variants, strict=True))
-        assert not any(np.array_equal(x, v.mosaic) for x in v.variants)
+    _assert_other_cuts(plain, varied, again, lambda s: s.mosaic)
     with pytest.raises(InputError, match="at least 1"):
         FolderMosaics(tiny_set, progress=False, variants=0)
 
@@ -81,11 +89,7 @@ def test_ovd_variants_are_other_rectifications_of_the_same_sequence(tmp_path: Pa
     plain = FolderSequences(data, progress=False)
     varied = FolderSequences(data, progress=False, variants=3, seed=5)
     again = FolderSequences(data, progress=False, variants=3, seed=5)
-    for p, v, w in zip(plain.samples, varied.samples, again.samples, strict=True):
-        assert np.array_equal(p.frames, v.frames)  # the canonical rectification is unchanged
-        assert len(v.variants) == 2
-        assert all(x.shape == p.frames.shape and not np.array_equal(x, p.frames) for x in v.variants)
-        assert all(np.array_equal(x, y) for x, y in zip(v.variants, w.variants, strict=True))
+    _assert_other_cuts(plain, varied, again, lambda s: s.frames)
     epochs = EpochSequenceVariants(varied, seed=0)
     picks = set()
     for epoch in range(6):

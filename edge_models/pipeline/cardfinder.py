@@ -159,7 +159,7 @@ def _intersect(l1: NDArray[np.float64], l2: NDArray[np.float64]) -> NDArray[np.f
     return np.asarray(l1[:2] + s[0] * l1[2:])
 
 
-def refine(grey: NDArray[np.float32], quad: Quad, radii: tuple[float, ...] = (8.0, 2.0)) -> tuple[Quad, float] | None:
+def refine(grey: NDArray[np.float32], quad: Quad, radii: tuple[float, ...] = TRACK_RADII) -> tuple[Quad, float] | None:
     """Sub-pixel quad from edge profiles along each side; None if a side finds no line. Also the edge support."""
     q = clockwise(quad)
     support = 0.0
