@@ -1,7 +1,8 @@
 """How the physical card looks from a given pose under a given light, in card texture space.
 
-The card's radiance is computed per texel of its artwork: diffuse print under ambient + directional light, the
-laminate's specular glare (Blinn-Phong, moves with pose), and the OVD foil's diffraction colours (grating equation).
+The card's radiance is computed per texel of its artwork: diffuse print under ambient, directional, area lights
+and the torch, the laminate's specular glare (Blinn-Phong per light, moves with pose), and the OVD foil's
+diffraction colours (grating equation, per light).
 The same function renders the content an attacker shows or prints: a flat scan, or a photo of the card.
 """
 
@@ -17,7 +18,7 @@ from numpy.typing import NDArray
 from capture_sim.cards import CardArtwork, render_card
 from capture_sim.color import linear_to_srgb, srgb_to_linear
 from capture_sim.geometry import CARD_HEIGHT_MM, CARD_WIDTH_MM, Pose
-from capture_sim.lighting import LightParams, blinn_phong, ovd_diffraction, surface_geometry
+from capture_sim.lighting import LightParams, environment_diffraction, environment_shading, surface_geometry
 
 FloatArray = NDArray[np.float32]
 CARD_TEXTURE_WIDTH = 1400
@@ -71,8 +72,8 @@ def card_radiance(
     h, w = albedo.shape[:2]
     gw, gh = max(8, w // _SHADING_STEP), max(8, h // _SHADING_STEP)
     geometry = surface_geometry(pose, light, CARD_WIDTH_MM, CARD_HEIGHT_MM, gw, gh)
-    diffuse, specular = blinn_phong(geometry, light.direct, light.ambient, shininess, f0)
-    _, foil_sheen = blinn_phong(geometry, light.direct, 0.0, 60.0, 0.5)
+    diffuse, specular = environment_shading(geometry, light, shininess, f0)
+    _, foil_sheen = environment_shading(geometry, light, 60.0, 0.5, ambient=False)
     diffuse_level = float(diffuse.mean())
     specular_full = cv2.resize(specular, (w, h), interpolation=cv2.INTER_LINEAR) if with_glare else None
     foil = artwork.ovd_mask
@@ -81,14 +82,14 @@ def card_radiance(
     if y1 > y0:
         view = np.asarray(cv2.resize(geometry.view, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)[y0:y1, x0:x1]
         view /= np.linalg.norm(view, axis=-1, keepdims=True)
-        colours = ovd_diffraction(
+        colours = environment_diffraction(
             view,
-            geometry.light,
+            light,
             geometry.normal,
             artwork.grating_angle[y0:y1, x0:x1],
             artwork.grating_period_nm[y0:y1, x0:x1],
             pose.rotation[:, 0],
-            light.direct,
+            float(np.linalg.norm(pose.translation)),
         )
         sheen = cv2.resize(foil_sheen, (w, h), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
         m = foil[y0:y1, x0:x1, None]

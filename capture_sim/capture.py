@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 
 from capture_sim.geometry import Pose
+from capture_sim.lighting import sample_torch
 from capture_sim.render import FrameRender, render_frame
 from capture_sim.rng import make_rng
 from capture_sim.sampler import Presentation, SceneParams, TiltParams, sample_presentation, sample_scene
 from capture_sim.species import ALL_SPECIES, variants_for
 from capture_sim.validation import check_choice, check_int_range
 
-SIMULATOR_VERSION = "0.1.0"
+SIMULATOR_VERSION = "0.2.0"  # 0.2.0: area lights, the torch capture mode, a third diffraction order
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class SimConfig:
     frames: int = 1
     size: tuple[int, int] = (1280, 720)
     supersample: int = 2
+    torch: bool = False  # the phone's torch is on (the tilt check's capture mode): a point light at the camera
 
     def __post_init__(self) -> None:
         check_int_range("seed", self.seed, 0, 2**63 - 1)
@@ -107,6 +109,9 @@ def render_capture(config: SimConfig, index: int) -> Capture:
     check_int_range("index", index, 0, 2**62)
     pair_id, label = plan(config, index)
     scene = sample_scene(config.seed, pair_id, config.size)
+    if config.torch:
+        torch = sample_torch(make_rng(config.seed, pair_id, "torch"))
+        scene = dataclasses.replace(scene, light=dataclasses.replace(scene.light, torch=torch))
     presentation = sample_presentation(config.seed, pair_id, label, config.species)
     poses = tilt_poses(scene.pose, scene.tilt, config.frames, make_rng(config.seed, pair_id, "tremor"))
     content_poses = tilt_poses(scene.photo_pose, scene.tilt, config.frames, make_rng(config.seed, pair_id, "clip"))

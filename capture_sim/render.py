@@ -8,7 +8,7 @@ subpixels or the print's dots; nothing is painted on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -56,6 +56,7 @@ from capture_sim.surfaces import (
 FloatArray = NDArray[np.float32]
 DEVICE_THICKNESS_MM = 8.0
 GLARE_THRESHOLD = 0.5  # specular radiance above half of the exposed diffuse white counts as glare
+HOLDABLE_WIDTH_MM = 320.0  # phones and tablets are held up to the camera; laptops and monitors stand on the desk
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def render_frame(
 
     # Background, lit as a desk under the card or as a far room behind a held card.
     desk_normal = pose.normal if scene.on_desk else np.array([0.0, -0.3, -1.0]) / np.hypot(0.3, 1.0)
-    desk_light = scene.light.ambient + scene.light.direct * max(float(desk_normal @ scene.light.direction), 0.0)
+    desk_light = scene.light.irradiance(desk_normal, pose.distance_mm if scene.on_desk else None)
     background = render_background(scene.background, cam.width, cam.height) * (desk_light * light_rgb)
     if scene.on_desk and scene.shadow_strength > 0:
         shadow = card_drop_shadow(
@@ -105,7 +106,7 @@ def render_frame(
         drawn = _draw_print(radiance, scene, presentation, pose, cam_s)
     spec_roi, roi = drawn.specular, drawn.roi
 
-    if scene.hand.present and drawn.hold_quad is not None:
+    if scene.hand.present and drawn.hold_quad is not None and drawn.hold_width_mm <= HOLDABLE_WIDTH_MM:
         _draw_hand(radiance, scene, drawn.hold_quad / s, drawn.hold_width_mm, s, cam)
 
     card_lum = _card_luminance(radiance, quad * s)
@@ -148,8 +149,9 @@ def _shown_content(scene: SceneParams, source: str, pose: Pose) -> NDArray[np.ui
     """What the attacker displays or prints: a flat scan of the card, or a photo of it taken at `pose`."""
     if source == "scan":
         return appearance.scan_content(scene.template_id, scene.identity_seed)
+    photo_light = replace(scene.light, torch=0.0)  # the attacker's photo was taken without our torch
     return appearance.photo_content(
-        scene.template_id, scene.identity_seed, pose, scene.light, scene.laminate_shininess, scene.laminate_f0
+        scene.template_id, scene.identity_seed, pose, photo_light, scene.laminate_shininess, scene.laminate_f0
     )
 
 
@@ -160,7 +162,7 @@ def _draw_genuine(radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: C
     back = back_outline(pose, cam_s, surf, CARD_WIDTH_MM, CARD_HEIGHT_MM, CARD_THICKNESS_MM)
     back = back if len(back) else outline
     roi = align(roi_around(np.concatenate([outline, back]), cam_s.width, cam_s.height, 1), cam_s, scene)
-    level = scene.light.ambient + scene.light.direct * max(float(pose.normal @ scene.light.direction), 0.0)
+    level = scene.light.irradiance(pose.normal, pose.distance_mm)
     slab_edge(
         radiance,
         pose,
@@ -228,7 +230,7 @@ def _draw_screen(
         cam_s,
         scene,
     )
-    level = scene.light.ambient + scene.light.direct * max(float(pose.normal @ scene.light.direction), 0.0)
+    level = scene.light.irradiance(pose.normal, dev_pose.distance_mm)
     slab_edge(radiance, dev_pose, cam_s, device, DEVICE_THICKNESS_MM, 0.08, level, roi, scene.light.rgb, w_mm, h_mm)
     ppmm = panel.ppi / 25.4
     to_display_px = np.array([[ppmm, 0.0, ax * ppmm], [0.0, ppmm, ay * ppmm], [0.0, 0.0, 1.0]])
@@ -303,7 +305,7 @@ def _draw_hand(
         return
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     size = ((x1 - x0) * s, (y1 - y0) * s)
-    level = scene.light.ambient + scene.light.direct * 0.7
+    level = scene.light.typical_irradiance(0.8 * scene.pose.distance_mm)  # the hand is nearer than the card
 
     def up(a: NDArray[np.float32]) -> FloatArray:
         return np.asarray(cv2.resize(np.ascontiguousarray(a), size, interpolation=cv2.INTER_LINEAR), np.float32)

@@ -7,6 +7,7 @@ pair share it and differ only in the physics of the presentation, drawn by `samp
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ import numpy as np
 from capture_sim.camera import CameraParams, sample_camera_params
 from capture_sim.cards import list_templates
 from capture_sim.geometry import CARD_WIDTH_MM, Camera, Pose
-from capture_sim.lighting import LightParams, sample_light_params
+from capture_sim.lighting import LightParams, sample_area_lights, sample_light_params
 from capture_sim.presentation.printing import PrintParams, card_offset_on_sheet_mm, sample_print_params
 from capture_sim.presentation.screen import PanelParams, sample_panel_params
 from capture_sim.rng import make_rng
@@ -136,7 +137,9 @@ def sample_scene(seed: int, pair_id: int, size: tuple[int, int] = (1280, 720)) -
         height=height,
         focal_px=focal,
         pose=pose,
-        light=sample_light_params(rng),
+        light=dataclasses.replace(
+            sample_light_params(rng), area=sample_area_lights(make_rng(seed, pair_id, "environment"))
+        ),
         background=sample_background_params(rng),
         on_desk=on_desk,
         hand=sample_hand_params(rng, holding=not on_desk or rng.random() < 0.2),

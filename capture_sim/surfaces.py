@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture_sim.geometry import CARD_WIDTH_MM, Camera, PlaneFrame, Pose, apply_homography, plane_homography
-from capture_sim.lighting import blinn_phong, surface_geometry
+from capture_sim.lighting import environment_shading, surface_geometry
 from capture_sim.planes import Roi, polygon_coverage, visible_outline
 from capture_sim.sampler import SceneParams
 
@@ -66,7 +66,7 @@ def shading(
     """Diffuse factor and specular radiance on a coarse grid over the surface rectangle."""
     gw, gh = 160, 100
     geo = surface_geometry(surface_pose(pose, s, width, height), scene.light, s.x1 - s.x0, s.y1 - s.y0, gw, gh)
-    diffuse, spec = blinn_phong(geo, scene.light.direct, scene.light.ambient, shininess, f0)
+    diffuse, spec = environment_shading(geo, scene.light, shininess, f0)
     return diffuse, spec
 
 

@@ -39,6 +39,7 @@ def _simulate(args: argparse.Namespace) -> int:
         frames=args.frames,
         size=args.size,
         supersample=args.supersample,
+        torch=args.torch,
     )
     index = simulate(
         args.out,
@@ -213,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_size,
         default=(1280, 720),
         help="landscape frame size, 1280x720 or 1920x1080; portrait captures swap it (default 1280x720)",
+    )
+    sim.add_argument(
+        "--torch",
+        action="store_true",
+        help="the phone's torch is on (the tilt check's capture mode): a point light at the lens lights the card, "
+        "its laminate hotspot and its hologram, a screen's glass and a print's paper",
     )
     sim.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     sim.add_argument("--supersample", type=int, default=2, help="scene samples per pixel along each axis (1-4)")

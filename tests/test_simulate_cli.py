@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import capture_sim.dataset as dataset
-from capture_sim.capture import SimConfig, render_capture
+from capture_sim.capture import Capture, SimConfig, render_capture
 from capture_sim.species import parse_species
 from cardlive.cli import main
 from cardlive.errors import ParameterError, SimulationError
@@ -185,6 +185,39 @@ def test_a_print_sheet_whose_centre_is_next_to_the_camera_renders() -> None:
     capture = render_capture(config, 296)
     assert capture.label == "print"
     assert len(capture.frames) == 8
+
+
+def _frame_without_the_hand(capture: Capture, seed: int) -> np.ndarray:
+    """The capture's first frame re-rendered with the same draws but no hand."""
+    from dataclasses import replace
+
+    from capture_sim.render import render_frame
+    from capture_sim.rng import make_rng
+
+    scene = replace(capture.scene, hand=replace(capture.scene.hand, present=False))
+    rng = make_rng(seed, capture.pair_id, "camera:0")
+    return render_frame(scene, capture.presentation, capture.poses[0], rng).rgb
+
+
+def test_a_monitor_is_not_held_up_to_the_camera_by_a_hand() -> None:
+    """Regression: seed 500 capture 25 (8 frames, torch) held a 546 mm monitor by its edge; the hand's shadow blur
+    over a device many frames wide ran for over 40 minutes. Laptops and monitors stand on the desk."""
+    from capture_sim.render import HOLDABLE_WIDTH_MM
+
+    capture = render_capture(SimConfig(seed=500), 25)
+    panel = capture.presentation.panel
+    assert panel is not None
+    assert panel.screen_width_mm > HOLDABLE_WIDTH_MM
+    assert capture.scene.hand.present
+    assert np.array_equal(capture.frames[0].rgb, _frame_without_the_hand(capture, 500))
+
+
+def test_a_phone_is_still_held_by_a_hand() -> None:
+    """Negative control for the rule above: seed 500 capture 1 (a 147 mm phone, hand present) shows the hand."""
+    capture = render_capture(SimConfig(seed=500), 1)
+    assert capture.species == "phone_oled_pentile"
+    assert capture.scene.hand.present
+    assert not np.array_equal(capture.frames[0].rgb, _frame_without_the_hand(capture, 500))
 
 
 def _interrupt_at(monkeypatch: pytest.MonkeyPatch, stop: int) -> None:

@@ -25,7 +25,7 @@ def no_card_frame(
     """An RGB frame of a simulated desk scene with no card in it."""
     scene = sample_scene(seed, pair_id, size)
     cam = scene.camera_model
-    level = scene.light.ambient + scene.light.direct * 0.8
+    level = scene.light.typical_irradiance()
     background = render_background(scene.background, cam.width, cam.height) * (level * scene.light.rgb)
     s = supersample
     radiance = np.asarray(

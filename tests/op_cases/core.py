@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from capture_sim.geometry import CARD_HEIGHT_MM, CARD_WIDTH_MM, Pose
-from capture_sim.lighting import LightParams, blinn_phong, ovd_diffraction, surface_geometry
+from capture_sim.lighting import LightParams, blinn_phong, ovd_diffraction, surface_geometry, torch_shading
 from capture_sim.planes import PlaneSamples, Roi, rect_coverage, rounded_rect_coverage, sample_grid
 
 _POSE = Pose(0.0, 5.0, 0.0, 0.0, 0.0, 120.0)
@@ -23,6 +23,18 @@ def _blinn_phong() -> None:
     assert spec.max() > 1.0
     _, dull = blinn_phong(geo, 1.0, 0.3, 5.0, 0.04)
     assert dull.max() < spec.max()
+
+
+def _torch() -> None:
+    geo = surface_geometry(_POSE, _LIGHT, CARD_WIDTH_MM, CARD_HEIGHT_MM, 40, 25)
+    diffuse, spec = torch_shading(geo, 2.0, 500.0, 0.04)
+    assert diffuse.shape == spec.shape == (25, 40)
+    assert diffuse.dtype == spec.dtype == np.float32
+    assert diffuse.min() > 0.0
+    assert spec.min() >= 0.0
+    assert spec.max() > diffuse.max()  # the lens's own light in a glossy laminate: brighter than diffuse white
+    dark, _ = torch_shading(geo, 0.0, 500.0, 0.04)
+    assert dark.max() == 0.0
 
 
 def _ovd() -> None:
@@ -86,6 +98,7 @@ CASES: dict[str, Callable[[], None]] = {
     "planes.rect_coverage": _rect,
     "lighting.blinn_phong": _blinn_phong,
     "lighting.ovd_diffraction": _ovd,
+    "lighting.torch_shading": _torch,
     "planes.rounded_rect_coverage": _coverage,
     "planes.sample_grid": _grid,
 }
