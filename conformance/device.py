@@ -136,7 +136,7 @@ def write_device_example(
     bundle: Path, out: Path, runtime: str = "litert", precision: str = "int8", threads: int = 4
 ) -> Path:
     """Run the bundle's `runtime`/`precision` artifacts on this machine and write them as a device results file."""
-    from quantize.runtimes import open_runner
+    from quantize.runtimes import opened_runner
 
     manifest = json.loads((Path(bundle) / "manifest.json").read_text())
     runs = []
@@ -149,12 +149,12 @@ def write_device_example(
         if not arts:
             continue
         golden = load_golden(bundle, model)
-        runner = open_runner(Path(bundle) / arts[0]["path"], runtime, threads=threads)
         results = []
-        for i, row in enumerate(golden.rows):
-            outs = runner.run([golden.float_inputs(i, i + 1)])
-            values = [[round(v, 7) for v in np.asarray(o, np.float64).ravel().tolist()] for o in outs]
-            results.append({"id": row["id"], "outputs": values})  # 7 decimals: far below every tolerance
+        with opened_runner(Path(bundle) / arts[0]["path"], runtime, threads=threads) as runner:
+            for i, row in enumerate(golden.rows):
+                outs = runner.run([golden.float_inputs(i, i + 1)])
+                values = [[round(v, 7) for v in np.asarray(o, np.float64).ravel().tolist()] for o in outs]
+                results.append({"id": row["id"], "outputs": values})  # 7 decimals: far below every tolerance
         runs.append(
             {
                 "model": model,

@@ -108,16 +108,13 @@ def plan_variants(bundle: Path, manifest: dict[str, Any], model: str, n_threads:
 
 def run_variant(variant: Variant, golden: GoldenData) -> list[NDArray[np.float32]]:
     """Outputs of one variant on every golden input (batches of BATCH vectors)."""
-    from quantize.runtimes import open_runner
+    from quantize.runtimes import opened_runner
 
-    runner = open_runner(variant.path, variant.runtime, threads=variant.threads)
     chunks: list[list[NDArray[np.float32]]] = []
-    for start in range(0, len(golden.rows), BATCH):
-        outs = runner.run([golden.float_inputs(start, start + BATCH)])
-        chunks.append([np.asarray(o) for o in outs])
-    close = getattr(runner, "close", None)
-    if callable(close):
-        close()
+    with opened_runner(variant.path, variant.runtime, threads=variant.threads) as runner:
+        for start in range(0, len(golden.rows), BATCH):
+            outs = runner.run([golden.float_inputs(start, start + BATCH)])
+            chunks.append([np.asarray(o) for o in outs])
     return [np.concatenate([c[j] for c in chunks]) for j in range(len(chunks[0]))] if chunks else []
 
 
@@ -175,7 +172,7 @@ def _structural(variant: Variant, reason: str, kw: dict[str, Any]) -> CheckResul
     from quantize.runtimes import open_runner
 
     try:
-        open_runner(variant.path, variant.runtime)
+        open_runner(variant.path, variant.runtime).close()
     except CardliveError as exc:
         return CheckResult(variant.label, "parity", "fail", f"structural check failed: {exc}", **kw)
     return CheckResult(variant.label, "parity", "not-run", f"{reason} (structure loaded OK)", **kw)

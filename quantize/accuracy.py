@@ -67,6 +67,15 @@ def scores_in_chunks(runner: Any, inputs: np.ndarray, chunk: int = CHUNK) -> np.
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
+def _scores_then_close(runner: Any, inputs: np.ndarray) -> np.ndarray:
+    try:
+        return scores_in_chunks(runner, inputs)
+    finally:
+        close = getattr(runner, "close", None)
+        if callable(close):
+            close()
+
+
 def compare(reference: np.ndarray, variant: np.ndarray, species: Sequence[str], threshold: float) -> dict[str, Any]:
     """Agreement and metric deltas of `variant` scores against `reference` scores."""
     ref_attack, var_attack = reference >= threshold, variant >= threshold
@@ -104,7 +113,7 @@ def check_model(
     threshold = float(entry["thresholds"][entry["thresholds"]["default"]])
     factory = runner_factory or (lambda path, runtime: open_runner(path, runtime))
     reference_path = next(a["path"] for a in entry["artifacts"] if a["runtime"] == "pytorch")
-    reference = scores_in_chunks(factory(bundle / reference_path, "pytorch"), data.inputs)
+    reference = _scores_then_close(factory(bundle / reference_path, "pytorch"), data.inputs)
     variants = []
     for artifact in entry["artifacts"]:
         if artifact["runtime"] == "pytorch":
@@ -115,7 +124,7 @@ def check_model(
         if not available:
             variants.append({**row, "ran": False, "reason": reason})
             continue
-        scores = scores_in_chunks(factory(bundle / artifact["path"], runtime), data.inputs)
+        scores = _scores_then_close(factory(bundle / artifact["path"], runtime), data.inputs)
         variants.append({**row, "ran": True, **compare(reference, scores, data.species, threshold)})
     return {"model": model, "threshold": threshold, "n": len(data.species), "variants": variants}
 

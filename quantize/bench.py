@@ -21,7 +21,7 @@ import numpy as np
 
 from cardlive.errors import InputError
 from quantize.manifest import read_manifest
-from quantize.runtimes import open_runner, runtime_available
+from quantize.runtimes import opened_runner, runtime_available
 
 WARMUP = 5
 INPUT_SHAPES = {"recapture": (1, 288, 256, 3), "ovd": (1, 8, 80, 128, 3)}
@@ -66,7 +66,8 @@ def run_export_bench(bundle: Path, repeats: int = 50, seed: int = 0) -> list[dic
                 continue
             thread_options = (1,) if runtime in ("pytorch", "mediapipe") else (1, 2)
             for threads in thread_options:
-                timing = time_runner(open_runner(path, runtime, threads=threads), x, repeats)
+                with opened_runner(path, runtime, threads=threads) as runner:
+                    timing = time_runner(runner, x, repeats)
                 if runtime == "pytorch":
                     baseline = timing["median_ms"]
                 rows.append({**row, "threads": threads, **timing})

@@ -37,7 +37,7 @@ from quantize import coreml_export, litert_export, onnx_export
 from quantize.calibration import Calibration, simulate_calibration
 from quantize.fold import fold_batchnorm, max_output_difference, recentre_input, remaining_batchnorms
 from quantize.manifest import load_signing_key, write_manifest
-from quantize.runtimes import open_runner, runtime_available
+from quantize.runtimes import opened_runner, runtime_available
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "edge_models" / "weights"
 MODELS = ("recapture", "ovd")
@@ -137,7 +137,8 @@ def _check_artifact(path: Path, runtime: str, x: np.ndarray, reference: list[np.
     available, reason = runtime_available(runtime)
     if not available:
         return {"path": path.name, "runtime": runtime, "ran": False, "reason": reason}
-    got = open_runner(path, runtime).run([x])
+    with opened_runner(path, runtime) as runner:
+        got = runner.run([x])
     return {
         "path": path.name,
         "runtime": runtime,
@@ -164,7 +165,8 @@ def export_model(
     int8_source, recentred = recentre_input(folded)
     float_modules = INT8_FLOAT_MODULES.get(name, ())
     recentre_diff = max_output_difference(folded, int8_source, (torch.from_numpy(check_x),))
-    reference = open_runner(out / f"{name}.pt", "pytorch").run([check_x])
+    with opened_runner(out / f"{name}.pt", "pytorch") as torch_runner:
+        reference = torch_runner.run([check_x])
     batches = calibration.batches()
     artifacts = [_torch_artifact(bundle, out / f"{name}.pt", name, calibration)]
     report: dict[str, Any] = {

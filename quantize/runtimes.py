@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +44,8 @@ class Runner(Protocol):
     path: Path
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]: ...
+
+    def close(self) -> None: ...
 
 
 def precision_of(path: Path) -> str:
@@ -94,7 +99,19 @@ def _loop_batch(arrays: list[np.ndarray], static_batch_one: bool, call: Any) -> 
     return [np.concatenate([np.asarray(s[k], dtype=np.float32) for s in per_sample]) for k in range(len(per_sample[0]))]
 
 
-class TorchRunner:
+class _Closing:
+    def close(self) -> None:
+        """Release the runtime now. Most hold nothing that needs it; a MediaPipe task left to the garbage collector
+        can deadlock whatever code the collector interrupts (seen inside torch.export), so runners are closed."""
+
+    def __enter__(self) -> _Closing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TorchRunner(_Closing):
     """The fp32 reference: `<model>.pt` with its card, through edge_models.weights.load_weights."""
 
     runtime = "pytorch"
@@ -125,7 +142,7 @@ class TorchRunner:
         return [o.detach().numpy().astype(np.float32) for o in outs]
 
 
-class OnnxRunner:
+class OnnxRunner(_Closing):
     """ONNX Runtime on CPU, sequential execution, `threads` intra-op threads."""
 
     runtime = "onnxruntime"
@@ -165,7 +182,7 @@ def _signature_index(name: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-class LiteRTRunner:
+class LiteRTRunner(_Closing):
     """ai_edge_litert Interpreter (XNNPACK on CPU) with `threads` threads."""
 
     runtime = "litert"
@@ -221,7 +238,7 @@ class LiteRTRunner:
         return _loop_batch(arrays, self.static_batch_one, call)
 
 
-class MediaPipeRunner:
+class MediaPipeRunner(_Closing):
     """MediaPipe Tasks ImageClassifier over a `.tflite` with image-classifier metadata; returns label-ordered scores."""
 
     runtime = "mediapipe"
@@ -236,6 +253,7 @@ class MediaPipeRunner:
         options = vision.ImageClassifierOptions(
             base_options=BaseOptions(model_asset_path=str(self.path)), max_results=-1, score_threshold=0.0
         )
+        self.classifier: Any = None
         try:
             self.classifier = vision.ImageClassifier.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
@@ -249,6 +267,8 @@ class MediaPipeRunner:
         for mosaic in mosaics:
             pixels = np.ascontiguousarray(np.clip(np.round(mosaic), 0, 255).astype(np.uint8))
             image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=pixels)
+            if self.classifier is None:
+                raise ParameterError(f"the MediaPipe runner for {self.path} is closed")
             result = self.classifier.classify(image)
             categories = result.classifications[0].categories
             scores = np.zeros(len(categories), dtype=np.float32)
@@ -258,10 +278,16 @@ class MediaPipeRunner:
         return [np.stack(rows)]
 
     def close(self) -> None:
-        self.classifier.close()
+        if self.classifier is not None:
+            self.classifier.close()
+            self.classifier = None
+
+    def __del__(self) -> None:
+        if getattr(self, "classifier", None) is not None:
+            warnings.warn(f"MediaPipe runner for {self.path} was not closed", ResourceWarning, stacklevel=1)
 
 
-class CoreMLRunner:
+class CoreMLRunner(_Closing):
     """CoreML `.mlpackage`: the spec loads anywhere (structural checks); predictions need macOS."""
 
     runtime = "coreml"
@@ -315,6 +341,16 @@ def open_runner(path: Path, runtime: str, threads: int = 1) -> Runner:
         raise InputError(f"no model file at {path}")
     runner: Runner = _RUNNERS[runtime](path, threads)
     return runner
+
+
+@contextmanager
+def opened_runner(path: Path, runtime: str, threads: int = 1) -> Iterator[Runner]:
+    """open_runner as a context: the runner is closed when the block ends, however it ends."""
+    runner = open_runner(path, runtime, threads)
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 def runtime_for(path: Path) -> str:

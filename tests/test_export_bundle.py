@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from cardlive.errors import ParameterError
 from edge_models.weights import load_weights
 from quantize.coreml_export import validate_coreml
 from quantize.fold import fold_batchnorm, max_output_difference, remaining_batchnorms
 from quantize.litert_export import tflite_op_types
 from quantize.manifest import read_manifest, verify_bundle
-from quantize.runtimes import open_runner
+from quantize.runtimes import open_runner, opened_runner
 
 # (file suffix, runtime, max |output - PyTorch|) per exported variant that runs on Linux
 VARIANTS = [
@@ -57,13 +58,31 @@ def test_mediapipe_classifier_runs_the_metadata_model(
     plain = open_runner(folder / "recapture.int8.tflite", "litert").run([x])[0]
     assert probabilities.shape == (3, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
-    np.testing.assert_allclose(probabilities, plain, atol=1e-4)  # same graph, MediaPipe's normalisation is identity
+    # same graph and MediaPipe's normalisation is identity (a wrong one moves scores by 0.1-1); the float head runs
+    # on other kernels under MediaPipe (measured up to 1.7e-4 apart on simulator 0.2.0's calibration)
+    np.testing.assert_allclose(probabilities, plain, atol=1e-3)
     import mediapipe as mp
 
     image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(x[0].astype(np.uint8)))
     categories = runner.classifier.classify(image).classifications[0].categories  # type: ignore[attr-defined]
     assert sorted(c.category_name for c in categories) == ["genuine", "print", "screen"]
-    runner.close()  # type: ignore[attr-defined]
+    runner.close()
+
+
+def test_a_mediapipe_runner_is_closed_when_its_block_ends(
+    exported_bundle: Path, export_calibrations: dict[str, Any]
+) -> None:
+    """A MediaPipe task left to the garbage collector deadlocked a test run inside torch.export: runners are closed
+    explicitly, and a closed runner says so instead of touching a released task."""
+    path = exported_bundle / "models" / "recapture" / "recapture.int8.metadata.tflite"
+    x = _inputs(export_calibrations, "recapture")
+    with opened_runner(path, "mediapipe") as runner:
+        runner.run([x])
+    with pytest.raises(ParameterError, match="closed"):
+        runner.run([x])
+    left_open = open_runner(path, "mediapipe")  # negative control: without the block the task stays open
+    assert left_open.run([x])[0].shape == (3, 3)
+    left_open.close()
 
 
 @pytest.mark.parametrize("model", ["recapture", "ovd"])
