@@ -29,7 +29,7 @@ class SimConfig:
     frames: int = 1
     size: tuple[int, int] = (1280, 720)
     supersample: int = 2
-    torch: bool = False  # the phone's torch is on (the tilt check's capture mode): a point light at the camera
+    torch: bool = False  # the phone's torch is on (a candidate tilt-check capture mode): a point light at the lens
 
     def __post_init__(self) -> None:
         check_int_range("seed", self.seed, 0, 2**63 - 1)

@@ -7,9 +7,8 @@ pair share it and differ only in the physics of the presentation, drawn by `samp
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -137,9 +136,7 @@ def sample_scene(seed: int, pair_id: int, size: tuple[int, int] = (1280, 720)) -
         height=height,
         focal_px=focal,
         pose=pose,
-        light=dataclasses.replace(
-            sample_light_params(rng), area=sample_area_lights(make_rng(seed, pair_id, "environment"))
-        ),
+        light=replace(sample_light_params(rng), area=sample_area_lights(make_rng(seed, pair_id, "environment"))),
         background=sample_background_params(rng),
         on_desk=on_desk,
         hand=sample_hand_params(rng, holding=not on_desk or rng.random() < 0.2),

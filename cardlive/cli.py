@@ -218,8 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--torch",
         action="store_true",
-        help="the phone's torch is on (the tilt check's capture mode): a point light at the lens lights the card, "
-        "its laminate hotspot and its hologram, a screen's glass and a print's paper",
+        help="the phone's torch is on (a candidate capture mode for the tilt check, edge_models/weights/ovd.md): "
+        "a point light at the lens lights the card, its laminate hotspot and hologram, screen glass and paper",
     )
     sim.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     sim.add_argument("--supersample", type=int, default=2, help="scene samples per pixel along each axis (1-4)")
