@@ -102,13 +102,8 @@ def _loop_batch(arrays: list[np.ndarray], static_batch_one: bool, call: Any) -> 
 class _Closing:
     def close(self) -> None:
         """Release the runtime now. Most hold nothing that needs it; a MediaPipe task left to the garbage collector
-        can deadlock whatever code the collector interrupts (seen inside torch.export), so runners are closed."""
-
-    def __enter__(self) -> _Closing:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        can deadlock whatever code the collector interrupts (seen inside torch.export), so runners are closed
+        (`opened_runner`)."""
 
 
 class TorchRunner(_Closing):
@@ -263,12 +258,12 @@ class MediaPipeRunner(_Closing):
         (mosaics,) = _as_float_inputs(inputs, 1)
         if mosaics.ndim != 4 or mosaics.shape[-1] != 3:
             raise ParameterError(f"MediaPipe classifies RGB images (N, H, W, 3), got shape {mosaics.shape}")
+        if self.classifier is None:
+            raise ParameterError(f"the MediaPipe runner for {self.path} is closed")
         rows = []
         for mosaic in mosaics:
             pixels = np.ascontiguousarray(np.clip(np.round(mosaic), 0, 255).astype(np.uint8))
             image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=pixels)
-            if self.classifier is None:
-                raise ParameterError(f"the MediaPipe runner for {self.path} is closed")
             result = self.classifier.classify(image)
             categories = result.classifications[0].categories
             scores = np.zeros(len(categories), dtype=np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,12 @@ def test_a_mediapipe_runner_is_closed_when_its_block_ends(
         runner.run([x])
     left_open = open_runner(path, "mediapipe")  # negative control: without the block the task stays open
     assert left_open.run([x])[0].shape == (3, 3)
+    with pytest.warns(ResourceWarning, match="not closed"):
+        left_open.__del__()  # type: ignore[attr-defined]  # what the collector would run: it names the leak
     left_open.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        left_open.__del__()  # type: ignore[attr-defined]  # closed: nothing to report
 
 
 @pytest.mark.parametrize("model", ["recapture", "ovd"])
