@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cardlive import __version__, cmd_service
+from cardlive import __version__, cmd_data, cmd_service
 from cardlive.cmd_conform import register as register_conform
 from cardlive.cmd_export import register as register_export
 from cardlive.cmd_pipeline import register as register_pipeline
@@ -371,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     rel.set_defaults(handler=_release)
     register_conform(sub)
     cmd_service.register(sub)
+    cmd_data.register(sub)
     return parser
 
 
