@@ -172,13 +172,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train-cardmask",
         help="train the card finder's tiny learned card mask on simulated frames",
         description="Train the card mask model (edge_models/pipeline/cardmask.py) that adds candidates to the "
-        "classical card finder, on the first frame of every capture in DATA (a `cardlive simulate` folder; never "
-        "the bench's seed 900); writes OUT and OUT.json (default: the committed weights). "
-        "10-14 min measured on 2 busy cores.",
+        "classical card finder, on every capture of each DATA folder (`cardlive simulate` output; a sequence gives its "
+        "first and last frame; never the bench's seed 900); writes OUT and OUT.json (default: the committed weights).",
     )
-    tm.add_argument("--data", type=Path, required=True, help="simulated folder with index.jsonl and true quads")
+    tm.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="simulated folder with index.jsonl and true quads (repeatable; sequences give their first and last frame)",
+    )
     tm.add_argument("--out", type=Path, default=None, help="weights file (default: edge_models/weights/cardmask.pt)")
-    tm.add_argument("--epochs", type=int, default=12, help="epochs (default 12)")
+    tm.add_argument("--epochs", type=int, default=16, help="epochs (default 16)")
     tm.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
     tm.add_argument("--seed", type=int, default=1, help="seed of initialisation, order and augmentation (default 1)")
     tm.add_argument("--limit", type=int, default=None, help="only the first N captures")

@@ -10,8 +10,16 @@ import pytest
 import torch
 from PIL import Image
 
+from cardlive.errors import InputError
 from edge_models.pipeline.cardfinder import find_card, mask_agreement, mask_candidates
-from edge_models.pipeline.cardmask import CardMaskNet, card_probability, load_cardmask, quad_mask, train_cardmask
+from edge_models.pipeline.cardmask import (
+    CardMaskNet,
+    card_probability,
+    load_cardmask,
+    load_training_set,
+    quad_mask,
+    train_cardmask,
+)
 from edge_models.pipeline.quads import clockwise, corner_error
 from edge_models.pipeline.simframes import card_frame
 
@@ -68,6 +76,31 @@ def test_mask_agreement_prefers_the_true_quad() -> None:
     assert mask_agreement(prob, quad + np.array([60.0, 0.0]), 0.5) < 0.9  # negative control: a shifted quad agrees less
 
 
+@pytest.fixture(scope="module")
+def tiny_sequences(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from capture_sim.capture import SimConfig
+    from capture_sim.dataset import simulate
+
+    data = tmp_path_factory.mktemp("cardmask") / "seq"
+    simulate(data, 2, SimConfig(seed=8, species=("genuine", "laser_am"), frames=3), progress=False)
+    return data
+
+
+def test_training_set_takes_both_ends_of_a_sequence(tiny_set: Path, tiny_sequences: Path) -> None:
+    xs, ys = load_training_set([tiny_set, tiny_sequences], limit=2)
+    assert xs.shape == (2 + 2 * 2, 144, 256, 3)
+    assert xs.dtype == np.uint8
+    assert ys.shape == (6, 72, 128)
+    # the first and last frame of a tilt sequence show the card at different poses: different masks
+    assert np.abs(ys[2] - ys[3]).sum() > 10.0
+    assert all(y.sum() > 0.02 * y.size for y in ys)
+
+
+def test_mask_input_must_be_rgb() -> None:
+    with pytest.raises(InputError, match="RGB"):
+        card_probability(np.zeros((72, 128), np.uint8), (64, 36))
+
+
 @pytest.mark.slow
 def test_training_is_seeded_and_learns(tiny_set: Path, tmp_path: Path) -> None:
     a = train_cardmask(tiny_set, tmp_path / "a.pt", epochs=3, seed=3, batch=3, limit=6, progress=False)
@@ -82,9 +115,8 @@ def test_training_is_seeded_and_learns(tiny_set: Path, tmp_path: Path) -> None:
 def test_committed_mask_covers_the_card(tiny_set: Path) -> None:
     for row in _rows(tiny_set)[:3]:
         rgb = np.asarray(Image.open(tiny_set / row["path"]).convert("RGB"))
-        grey = np.asarray(Image.fromarray(rgb).convert("L"))
-        h, w = grey.shape
-        prob = card_probability(grey, (w // 2, h // 2))
+        h, w = rgb.shape[:2]
+        prob = card_probability(rgb, (w // 2, h // 2))
         quad = np.asarray(row["quad"], np.float64)
         assert _iou(prob, quad, (w, h)) > 0.75
         # negative control: the card's quad moved by a third of the frame hardly overlaps the mask

@@ -40,20 +40,25 @@ WEIGHTS_PATH = Path(__file__).parents[1] / "weights" / "cardmask.pt"
 
 
 class CardMaskNet(nn.Module):
-    """(N, 1, 144, 256) grey in 0..255 -> (N, 1, 72, 128) card logits."""
+    """(N, 3, 144, 256) RGB in 0..255 -> (N, 1, 72, 128) card logits."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.stem = ConvBnRelu(1, 12, 3, 2)  # 1/2
-        self.e2 = SeparableBlock(12, 24, 2)  # 1/4
-        self.e3 = nn.Sequential(SeparableBlock(24, 32, 2), SeparableBlock(32, 32))  # 1/8
-        self.e4 = nn.Sequential(SeparableBlock(32, 48, 2), SeparableBlock(48, 48), SeparableBlock(48, 48))  # 1/16
-        self.l4 = ConvBnRelu(48, 32, 1)
-        self.d3 = SeparableBlock(32, 24)
-        self.s2 = ConvBnRelu(24, 24, 1)
-        self.d2 = SeparableBlock(24, 12)
-        self.d1 = SeparableBlock(12, 12)
-        self.head = nn.Conv2d(12, 1, 1)
+        self.stem = ConvBnRelu(3, 16, 3, 2)  # 1/2
+        self.e2 = nn.Sequential(SeparableBlock(16, 24, 2), SeparableBlock(24, 24))  # 1/4
+        self.e3 = nn.Sequential(SeparableBlock(24, 40, 2), SeparableBlock(40, 40))  # 1/8
+        self.e4 = nn.Sequential(SeparableBlock(40, 64, 2), SeparableBlock(64, 64), SeparableBlock(64, 64))  # 1/16
+        self.e5 = nn.Sequential(SeparableBlock(64, 96, 2), SeparableBlock(96, 96))  # 1/32: the whole frame's context
+        self.l5 = ConvBnRelu(96, 64, 1)
+        self.d4 = SeparableBlock(64, 40)
+        self.d3 = SeparableBlock(40, 24)
+        self.d2 = SeparableBlock(24, 16)
+        self.d1 = SeparableBlock(16, 16)
+        self.head = nn.Conv2d(16, 1, 1)
+
+    @staticmethod
+    def _up(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return nn.functional.interpolate(x, size=skip.shape[-2:], mode="nearest") + skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - 127.5) / 64.0
@@ -61,17 +66,20 @@ class CardMaskNet(nn.Module):
         s2 = self.e2(s1)
         s3 = self.e3(s2)
         s4 = self.e4(s3)
-        up = nn.functional.interpolate(self.l4(s4), scale_factor=2.0, mode="nearest") + s3
-        up = nn.functional.interpolate(self.d3(up), scale_factor=2.0, mode="nearest") + self.s2(s2)
-        up = nn.functional.interpolate(self.d2(up), scale_factor=2.0, mode="nearest") + s1
+        up = self._up(self.l5(self.e5(s4)), s4)
+        up = self._up(self.d4(up), s3)
+        up = self._up(self.d3(up), s2)
+        up = self._up(self.d2(up), s1)
         return torch.as_tensor(self.head(self.d1(up)))
 
 
-def model_input(grey: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], bool]:
-    """The grey frame resized to MODEL_INPUT (portrait frames transposed first) and whether it was transposed."""
-    portrait = grey.shape[0] > grey.shape[1]
-    g = grey.T if portrait else grey
-    return np.asarray(cv2.resize(np.ascontiguousarray(g), MODEL_INPUT, interpolation=cv2.INTER_AREA)), portrait
+def model_input(rgb: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], bool]:
+    """The (h, w, 3) RGB frame resized to MODEL_INPUT (portrait frames transposed first) and whether it was."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise InputError(f"the card mask needs an (h, w, 3) RGB frame, got shape {rgb.shape}")
+    portrait = rgb.shape[0] > rgb.shape[1]
+    img = rgb.transpose(1, 0, 2) if portrait else rgb
+    return np.asarray(cv2.resize(np.ascontiguousarray(img), MODEL_INPUT, interpolation=cv2.INTER_AREA)), portrait
 
 
 @functools.lru_cache(maxsize=2)
@@ -86,12 +94,12 @@ def load_cardmask(path: Path = WEIGHTS_PATH) -> CardMaskNet:
     return model.eval()
 
 
-def card_probability(grey: NDArray[np.uint8], size: tuple[int, int], model: CardMaskNet | None = None) -> NDArray:
-    """Card probability (float32 0..1) at `size` (w, h) of the grey frame's own orientation."""
+def card_probability(rgb: NDArray[np.uint8], size: tuple[int, int], model: CardMaskNet | None = None) -> NDArray:
+    """Card probability (float32 0..1) at `size` (w, h) of the RGB frame's own orientation."""
     net = model or load_cardmask()
-    small, portrait = model_input(grey)
+    small, portrait = model_input(rgb)
     with torch.no_grad():
-        logits = net(torch.from_numpy(small).float()[None, None])[0, 0].numpy()
+        logits = net(torch.from_numpy(small).float().permute(2, 0, 1)[None])[0, 0].numpy()
     if portrait:
         logits = logits.T
     up = cv2.resize(logits, size, interpolation=cv2.INTER_LINEAR)
@@ -107,31 +115,45 @@ def quad_mask(quad: NDArray[np.float64], frame_wh: tuple[int, int], size: tuple[
     return np.asarray(cv2.resize(canvas, size, interpolation=cv2.INTER_AREA), np.float32) / 255.0
 
 
-def load_training_set(data: Path, limit: int | None = None) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
-    """(N, 144, 256) grey inputs and (N, 72, 128) card masks from a simulated folder's index.jsonl (first frames)."""
-    index = data / "index.jsonl"
-    if not index.exists():
-        raise InputError(f"{data} has no index.jsonl; simulate training frames with `cardlive simulate`")
-    rows = [json.loads(line) for line in index.read_text().splitlines() if line.strip()][:limit]
+def _frames_of(row: dict[str, Any]) -> list[tuple[str, list[list[float]]]]:
+    """(path, quad) of the frames used from one index row: a single capture's frame, or a sequence's first and last
+    (the two ends of the tilt)."""
+    if not isinstance(row["path"], list):
+        return [(row["path"], row["quad"])]
+    ends = sorted({0, len(row["path"]) - 1})
+    return [(row["path"][k], row["quad"][k]) for k in ends]
+
+
+def load_training_set(folders: list[Path], limit: int | None = None) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+    """(N, 144, 256, 3) RGB inputs and (N, 72, 128) card masks from simulated folders' index.jsonl (a capture's
+    frame, a sequence's first and last frames); `limit`: the first N rows of each folder."""
     xs, ys = [], []
     out_size = (MODEL_INPUT[0] // 2, MODEL_INPUT[1] // 2)
-    for row in tqdm(rows, desc="load", unit="frame", leave=False):
-        paths = row["path"] if isinstance(row["path"], list) else [row["path"]]
-        quads = row["quad"] if isinstance(row["path"], list) else [row["quad"]]
-        grey = cv2.imread(str(data / paths[0]), cv2.IMREAD_GRAYSCALE)
-        if grey is None:
-            raise InputError(f"cannot read {data / paths[0]}")
-        quad = np.asarray(quads[0], np.float64)
-        small, portrait = model_input(np.asarray(grey))
-        if portrait:
-            quad = quad[:, ::-1]
-        wh = (grey.shape[0], grey.shape[1]) if portrait else (grey.shape[1], grey.shape[0])
-        xs.append(small)
-        ys.append(quad_mask(quad, wh, out_size))
+    for data in folders:
+        index = data / "index.jsonl"
+        if not index.exists():
+            raise InputError(f"{data} has no index.jsonl; simulate training frames with `cardlive simulate`")
+        rows = [json.loads(line) for line in index.read_text().splitlines() if line.strip()][:limit]
+        for row in tqdm(rows, desc=f"load {data.name}", unit="capture", leave=False):
+            for path, quad_rows in _frames_of(row):
+                bgr = cv2.imread(str(data / path), cv2.IMREAD_COLOR)
+                if bgr is None:
+                    raise InputError(f"cannot read {data / path}")
+                rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.uint8)
+                quad = np.asarray(quad_rows, np.float64)
+                small, portrait = model_input(rgb)
+                if portrait:
+                    quad = quad[:, ::-1]
+                wh = (rgb.shape[0], rgb.shape[1]) if portrait else (rgb.shape[1], rgb.shape[0])
+                xs.append(small)
+                ys.append(quad_mask(quad, wh, out_size))
+    if not xs:
+        raise InputError("no training frames: the folders' index.jsonl files are empty")
     return np.stack(xs), np.stack(ys)
 
 
 def _augment(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flips, exposure, white balance, gamma and sensor noise on (n, 3, h, w) float batches."""
     n = x.shape[0]
     flip_h = torch.rand(n, generator=gen) < 0.5
     flip_v = torch.rand(n, generator=gen) < 0.5
@@ -140,8 +162,9 @@ def _augment(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[to
     x = torch.where(flip_v[:, None, None, None], x.flip(2), x)
     y = torch.where(flip_v[:, None, None, None], y.flip(2), y)
     gain = torch.exp(torch.randn(n, 1, 1, 1, generator=gen) * 0.25)
+    balance = torch.exp(torch.randn(n, 3, 1, 1, generator=gen) * 0.08)
     gamma = torch.exp(torch.randn(n, 1, 1, 1, generator=gen) * 0.2)
-    x = 255.0 * (torch.clamp(x / 255.0 * gain, 0.0, 1.0) ** gamma)
+    x = 255.0 * (torch.clamp(x / 255.0 * gain * balance, 0.0, 1.0) ** gamma)
     x = x + torch.randn(x.shape, generator=gen) * 4.0 * torch.rand(n, 1, 1, 1, generator=gen)
     return torch.clamp(x, 0.0, 255.0), y
 
@@ -158,7 +181,7 @@ def _loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def train_cardmask(
-    data: Path,
+    data: Path | list[Path],
     out: Path = WEIGHTS_PATH,
     epochs: int = 30,
     seed: int = 0,
@@ -169,8 +192,9 @@ def train_cardmask(
     """Train the mask model on a simulated folder; writes the weights (and out.json with the training record)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    xs, ys = load_training_set(data, limit)
-    x_all = torch.from_numpy(xs).float()[:, None]
+    folders = [data] if isinstance(data, Path) else list(data)
+    xs, ys = load_training_set(folders, limit)
+    x_all = torch.from_numpy(xs).permute(0, 3, 1, 2)  # uint8 until a batch is drawn
     y_all = torch.from_numpy(ys)[:, None]
     model = CardMaskNet()
     steps = epochs * max(1, (len(xs) + batch - 1) // batch)
@@ -184,7 +208,7 @@ def train_cardmask(
         total = 0.0
         for k in range(0, len(xs), batch):
             idx = order[k : k + batch]
-            x, y = _augment(x_all[idx], y_all[idx], gen)
+            x, y = _augment(x_all[idx].float(), y_all[idx], gen)
             loss = _loss(model(x), y)
             opt.zero_grad()
             loss.backward()
@@ -196,7 +220,7 @@ def train_cardmask(
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out)
     record = {
-        "data": str(data),
+        "data": [str(f) for f in folders],
         "frames": len(xs),
         "epochs": epochs,
         "seed": seed,
