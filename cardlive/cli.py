@@ -111,6 +111,8 @@ def _train(args: argparse.Namespace) -> int:
         sim_seed=args.sim_seed,
         variants=args.variants,
         frozen_ovd=args.frozen_ovd,
+        side_shift=args.side_shift,
+        init=str(args.init) if args.init else "",
     )
     weights = train(config, resume=args.resume, progress=not args.quiet)
     print(f"weights: {weights}")
@@ -293,6 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead of --data: render N fresh captures per epoch on the fly (use --workers)",
     )
     tr.add_argument("--sim-seed", type=int, default=1, help="epoch e renders simulator seed SIM_SEED + e")
+    tr.add_argument(
+        "--side-shift",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="recapture with --variants: each jittered quad also has one side moved by up to S of the diagonal "
+        "(e.g. 0.015: the card finder's target error; default 0)",
+    )
+    tr.add_argument(
+        "--init", type=Path, default=None, help="start from these weights (fine-tuning), e.g. the committed"
+    )
     tr.add_argument(
         "--variants",
         type=int,

@@ -19,12 +19,32 @@ JITTER_SIGMA = 0.005  # per-corner standard deviation, as a fraction of the card
 JITTER_LIMIT = 0.015  # no corner moves further than the card finder's target error
 
 
-def jittered_quad(quad: Any, rng: np.random.Generator, sigma: float = JITTER_SIGMA) -> NDArray[np.float64]:
-    """`quad` (4x2) with each corner moved by a clipped Gaussian offset scaled to the card diagonal."""
+def shift_side(quad: Any, side: int, shift_px: float) -> NDArray[np.float64]:
+    """`quad` with side `side` (corners side, side + 1) moved by shift_px along its outward normal."""
+    q = np.asarray(quad, np.float64).reshape(4, 2).copy()
+    a, b = q[side], q[(side + 1) % 4]
+    along = b - a
+    normal = np.array([along[1], -along[0]]) / max(float(np.linalg.norm(along)), 1e-9)
+    if float(np.dot(normal, (a + b) / 2 - q.mean(axis=0))) < 0:
+        normal = -normal
+    q[side] += shift_px * normal
+    q[(side + 1) % 4] += shift_px * normal
+    return q
+
+
+def jittered_quad(
+    quad: Any, rng: np.random.Generator, sigma: float = JITTER_SIGMA, side_shift: float = 0.0
+) -> NDArray[np.float64]:
+    """`quad` (4x2) with each corner moved by a clipped Gaussian offset scaled to the card diagonal; with
+    `side_shift` > 0 also one random side moved by a uniform share of the diagonal in [-side_shift, side_shift]
+    along its normal (a finder that took an inner band or a shadow for the edge; no extra draws when 0)."""
     q = np.asarray(quad, dtype=np.float64).reshape(4, 2)
     diagonal = float(np.linalg.norm(q[2] - q[0]))
     offsets = np.clip(rng.normal(0.0, sigma, size=(4, 2)), -JITTER_LIMIT, JITTER_LIMIT) * diagonal
-    return q + offsets
+    if side_shift <= 0.0:
+        return q + offsets
+    side = int(rng.integers(4))
+    return shift_side(q + offsets, side, float(rng.uniform(-side_shift, side_shift)) * diagonal)
 
 
 class EpochVariants(Dataset[tuple[torch.Tensor, int]]):

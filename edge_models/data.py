@@ -44,10 +44,14 @@ def _item(sample: Sample) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(np.ascontiguousarray(sample.mosaic)), sample.label
 
 
-def _sample(record: CaptureRecord, spec: InputSpec, variants: int, rng: np.random.Generator) -> Sample:
+def _sample(
+    record: CaptureRecord, spec: InputSpec, variants: int, rng: np.random.Generator, side_shift: float = 0.0
+) -> Sample:
     frame = load_rgb(record.path)
     quad = np.asarray(record.quad)
-    extra = tuple(build_mosaic(frame, jittered_quad(quad, rng), spec) for _ in range(variants - 1))
+    extra = tuple(
+        build_mosaic(frame, jittered_quad(quad, rng, side_shift=side_shift), spec) for _ in range(variants - 1)
+    )
     return Sample(build_mosaic(frame, quad, spec), LABELS.index(record.label), record.species, record.group, extra)
 
 
@@ -56,11 +60,17 @@ class FolderMosaics(Dataset[tuple[torch.Tensor, int]]):
 
     `folder` may name several folders separated by commas (e.g. two simulator runs with different seeds).
     `variants` > 1 also keeps variants - 1 mosaics per capture cut around jittered quads (`edge_models.augment`),
-    drawn from (seed, capture number).
+    drawn from (seed, capture number); `side_shift` adds a shifted side to each jittered quad.
     """
 
     def __init__(
-        self, folder: Path, spec: InputSpec = RECAPTURE_SPEC, progress: bool = True, variants: int = 1, seed: int = 0
+        self,
+        folder: Path,
+        spec: InputSpec = RECAPTURE_SPEC,
+        progress: bool = True,
+        variants: int = 1,
+        seed: int = 0,
+        side_shift: float = 0.0,
     ) -> None:
         records = [r for f in split_folders(folder) for r in read_index_folder(f) if isinstance(r, CaptureRecord)]
         usable = [r for r in records if r.quad is not None]
@@ -69,7 +79,7 @@ class FolderMosaics(Dataset[tuple[torch.Tensor, int]]):
         if variants < 1:
             raise InputError(f"variants must be at least 1, got {variants}")
         self.samples = [
-            _sample(r, spec, variants, np.random.default_rng([seed, i]))
+            _sample(r, spec, variants, np.random.default_rng([seed, i]), side_shift)
             for i, r in enumerate(tqdm(usable, desc="preprocess", unit="capture", disable=not progress))
         ]
 

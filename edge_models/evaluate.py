@@ -52,7 +52,7 @@ def evaluate(weights: Path, data: Path, protocol: str, report_dir: Path, progres
         raise InputError(f"unknown protocol {protocol!r}; expected one of {list(PROTOCOLS)}")
     loaded = load_weights(weights)
     task = TASKS[loaded.name]
-    dataset = task.load(data, progress, 1, 0)
+    dataset = task.load(data, progress, 1, 0, 0.0)
     if protocol == "leave-family-out":
         held_out = set(loaded.card["config"].get("excluded_species", []))
         if not held_out:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from tqdm import tqdm
 
 from cardlive.errors import InputError
+from edge_models.augment import shift_side
 from edge_models.datasets.folder import read_index_folder
 from edge_models.datasets.records import CaptureRecord
 from edge_models.images import load_rgb
@@ -24,19 +24,6 @@ from edge_models.pipeline.runner import score_recapture
 from edge_models.weights import LoadedModel
 
 DEFAULT_SHIFTS = (-0.015, -0.01, -0.005, 0.005, 0.01, 0.015)
-
-
-def shift_side(quad: NDArray[np.float64], side: int, shift_px: float) -> NDArray[np.float64]:
-    """`quad` with side `side` (corners side, side + 1) moved by shift_px along its outward normal."""
-    q = np.asarray(quad, np.float64).copy()
-    a, b = q[side], q[(side + 1) % 4]
-    along = b - a
-    normal = np.array([along[1], -along[0]]) / max(float(np.linalg.norm(along)), 1e-9)
-    if float(np.dot(normal, (a + b) / 2 - q.mean(axis=0))) < 0:
-        normal = -normal
-    q[side] += shift_px * normal
-    q[(side + 1) % 4] += shift_px * normal
-    return q
 
 
 def quad_sensitivity(

@@ -25,7 +25,7 @@ GLARE_WEIGHT = 0.5
 class Task:
     name: str
     spec: InputSpec
-    load: Callable[[Path, bool, int, int], Any]  # (folder, progress, variants, seed) -> dataset with .samples/.species
+    load: Callable[[Path, bool, int, int, float], Any]  # (folder, progress, variants, seed, side_shift) -> dataset
     loss: Callable[[nn.Module, list[torch.Tensor]], torch.Tensor]
     outputs: Callable[[nn.Module, list[torch.Tensor]], torch.Tensor]  # P(attack) for a batch
 
@@ -56,14 +56,16 @@ TASKS = {
     "recapture": Task(
         "recapture",
         RECAPTURE_SPEC,
-        lambda folder, progress, variants, seed: FolderMosaics(folder, progress=progress, variants=variants, seed=seed),
+        lambda folder, progress, variants, seed, side_shift: FolderMosaics(
+            folder, progress=progress, variants=variants, seed=seed, side_shift=side_shift
+        ),
         _recapture_loss,
         _recapture_attack,
     ),
     "ovd": Task(
         "ovd",
         OVD_SPEC,
-        lambda folder, progress, variants, seed: FolderSequences(
+        lambda folder, progress, variants, seed, _side_shift: FolderSequences(
             folder, progress=progress, variants=variants, seed=seed
         ),
         _ovd_loss,

@@ -53,6 +53,8 @@ class TrainConfig:
     sim_seed: int = 1  # epoch e renders SimConfig(seed=sim_seed + e); validation uses sim_seed + 100000
     variants: int = 1  # > 1: inputs per capture cut around jittered quads, one picked per epoch (edge_models.augment)
     frozen_ovd: bool = False  # ovd: add frozen-OVD copies of genuine sequences as attacks (ovd_data.with_frozen_ovd)
+    side_shift: float = 0.0  # recapture variants: also move one side by up to this share of the diagonal
+    init: str = ""  # weights (a MODEL.pt) to start from instead of a fresh initialisation (fine-tuning)
 
 
 def _distributed() -> tuple[int, int]:
@@ -126,7 +128,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             raise InputError("give --data (a folder with index.jsonl, e.g. from `cardlive simulate`) or --simulate N")
         if config.frozen_ovd and config.model != "ovd":
             raise InputError("--frozen-ovd applies to the ovd model only")
-        full = task.load(Path(config.data), progress and rank == 0, config.variants, config.seed)
+        if config.side_shift > 0 and (config.model != "recapture" or config.variants < 2):
+            raise InputError("--side-shift applies to the recapture model's quad variants (--variants 2 or more)")
+        full = task.load(Path(config.data), progress and rank == 0, config.variants, config.seed, config.side_shift)
         if config.excluded_species:
             full = subset(full, [i for i, s in enumerate(full.species) if s not in config.excluded_species])
         train_set, val_set = _split(full, config)
@@ -136,6 +140,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             wrapper = EpochSequenceVariants if config.model == "ovd" else EpochVariants
             train_set = wrapper(train_set, config.seed)
     model = create_model(config.model)
+    if config.init:
+        try:
+            model.load_state_dict(torch.load(config.init, map_location="cpu", weights_only=True))
+        except (OSError, RuntimeError) as exc:
+            raise InputError(f"--init {config.init}: cannot load {config.model} weights from it ({exc})") from None
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, -(-len(train_set) // (config.batch_size * world)))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.epochs * steps_per_epoch)

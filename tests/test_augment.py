@@ -101,3 +101,36 @@ def test_ovd_variants_are_other_rectifications_of_the_same_sequence(tmp_path: Pa
     assert len(picks) > 1
     with pytest.raises(InputError, match="at least 1"):
         FolderSequences(data, progress=False, variants=0)
+
+
+def test_side_shift_moves_one_side_and_leaves_the_plain_jitter_unchanged() -> None:
+    quad = np.array([[100.0, 100.0], [700.0, 100.0], [700.0, 478.0], [100.0, 478.0]])
+    diagonal = float(np.linalg.norm(quad[2] - quad[0]))
+    plain = jittered_quad(quad, np.random.default_rng(1))
+    assert np.array_equal(jittered_quad(quad, np.random.default_rng(1), side_shift=0.0), plain)  # same draws
+    moved = [jittered_quad(quad, np.random.default_rng(k), side_shift=0.02) for k in range(20)]
+    for k, q in enumerate(moved):
+        delta = np.linalg.norm(q - jittered_quad(quad, np.random.default_rng(k)), axis=1)
+        assert (delta > 1e-9).sum() == 2  # the two corners of one side
+        assert delta.max() <= 0.02 * diagonal + 1e-9
+    assert max(float(np.abs(q - quad).max()) for q in moved) > JITTER_LIMIT * diagonal  # beyond the plain jitter
+
+
+def test_fine_tuning_starts_from_the_given_weights(tiny_set: Path, tmp_path: Path) -> None:
+    def run(name: str, **extra: Any) -> Path:
+        config = TrainConfig(
+            data=str(tiny_set), out=str(tmp_path / name), epochs=1, batch_size=4, val_fraction=0.0, **extra
+        )
+        return train(config, progress=False)
+
+    base = run("base")
+    tuned = torch.load(run("tuned", init=str(base), lr=1e-9), weights_only=True)
+    start = torch.load(base, weights_only=True)
+    fresh = torch.load(run("fresh", lr=1e-9), weights_only=True)
+    conv = next(n for n in start if n.endswith("weight") and start[n].dim() == 4)
+    assert torch.allclose(tuned[conv], start[conv], atol=1e-6)  # a vanishing learning rate keeps the start
+    assert not torch.allclose(fresh[conv], start[conv], atol=1e-6)  # negative control: a fresh start differs
+    with pytest.raises(InputError, match="--init"):
+        run("bad", init=str(tmp_path / "missing.pt"))
+    with pytest.raises(InputError, match="--side-shift"):
+        run("no_variants", side_shift=0.01)  # variants 1: no jittered quads to shift

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from cardlive.cli import main
-from edge_models.quad_sensitivity import quad_sensitivity, shift_side
+from edge_models.augment import shift_side
+from edge_models.quad_sensitivity import quad_sensitivity
 from edge_models.weights import load_weights
 
 
