@@ -1,5 +1,6 @@
-"""A tiny learned card mask: which pixels of a small grey frame belong to the card, as a candidate source for the
-classical card finder (cardfinder.py) where Hough lines and contours miss the card.
+"""A tiny learned card mask: which pixels of a small RGB frame belong to the card, as a candidate source for the
+classical card finder (cardfinder.py) where Hough lines and contours miss the card, and as the guide of its
+sub-pixel refinement (the edge nearest the mask's outline, not a paper sheet's or a shadow's).
 
 Why: the classical candidates fail on the simulator's hard frames (card on a similar or strongly textured desk,
 a hand over a side, dark header bands that look like the card's edge). A segmentation is easy to learn from
@@ -7,13 +8,14 @@ simulated frames, has no corner-order ambiguity (flips are free augmentations) a
 existing line machinery turns it into quads, including corners outside the frame. The sub-pixel refinement, the
 aspect check and the template correlation that decide orientation and "no card" stay classical.
 
-Model (MODEL_INPUT 256 x 144 grey, transposed for portrait frames): Conv+BN+ReLU6 and depthwise-separable blocks
-from `edge_models.models.layers` (int8-friendly), an encoder to 1/16 and a light decoder with nearest upsampling
-and additive skips back to 1/2 (128 x 72 logits); under 100k parameters.
+Model (MODEL_INPUT 256 x 144 RGB, transposed for portrait frames; colour separates a card from a desk of the same
+grey): Conv+BN+ReLU6 and depthwise-separable blocks from `edge_models.models.layers` (int8-friendly), an encoder to
+1/32 (the whole frame as context) and a light decoder with nearest upsampling and additive skips back to 1/2
+(128 x 72 logits); under 100k parameters.
 
-Training (`train_cardmask`, `cardlive train-cardmask`): simulated frames with true quads (an index.jsonl folder from
-`cardlive simulate`), the quad rasterised as the target; augmentations: horizontal/vertical flips, gain, gamma and
-noise, all from an explicit seed. Loss: per-pixel BCE (5x weight along the card's outline) + soft Dice; fixed
+Training (`train_cardmask`, `cardlive train-cardmask`): simulated frames with true quads (index.jsonl folders from
+`cardlive simulate`; a tilt sequence gives its first and last frame), the quad rasterised as the target;
+augmentations: horizontal/vertical flips, gain, white balance, gamma and noise, all from an explicit seed. Loss: per-pixel BCE (5x weight along the card's outline) + soft Dice; fixed
 epochs.
 """
 
