@@ -41,12 +41,12 @@ def _quad_sensitivity(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"recapture decisions with one side of the quad moved (threshold {result['threshold']:.4f})")
-    header = "".join(f"{s:>+9.3f}" for s in result["shifts"])
-    print(f"{'class':<10}{'n':>6}{'rejected at true quad':>23}   flipped at shift (share of the diagonal):{header}")
+    print(f"recapture decisions flipped by moving one side of the quad (threshold {result['threshold']:.4f})")
+    print(f"{'class':<10}{'n':>6}{'rejected':>10}   shift (share of the diagonal)")
+    print(f"{'':<10}{'':>6}{'at truth':>10}" + "".join(f"{s:>+9.3f}" for s in result["shifts"]))
     for name, row in result["classes"].items():
         flips = "".join(f"{v:>9.1%}" for v in row["flipped"])
-        print(f"{name:<10}{row['captures']:>6}{row['rejected_at_true_quad']:>23.1%}{'':>44}{flips}")
+        print(f"{name:<10}{row['captures']:>6}{row['rejected_at_true_quad']:>10.1%}{flips}")
     return 0
 
 

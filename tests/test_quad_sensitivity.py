@@ -37,7 +37,7 @@ def test_no_shift_flips_nothing_and_a_large_one_does(tiny_set: Path) -> None:
 def test_cli(tiny_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "qs.json"
     assert main(["quad-sensitivity", "--data", str(tiny_set), "--shifts", "0.01", "--quiet", "--out", str(out)]) == 0
-    assert "flipped at shift" in capsys.readouterr().out
+    assert "shift (share of the diagonal)" in capsys.readouterr().out
     assert json.loads(out.read_text())["shifts"] == [0.01]
     assert main(["quad-sensitivity", "--data", str(tiny_set), "--shifts", "a,b"]) != 0  # a clear error
     assert main(["quad-sensitivity", "--data", str(tiny_set), "--shifts", "0.5"]) != 0

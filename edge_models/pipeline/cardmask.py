@@ -15,8 +15,8 @@ grey): Conv+BN+ReLU6 and depthwise-separable blocks from `edge_models.models.lay
 
 Training (`train_cardmask`, `cardlive train-cardmask`): simulated frames with true quads (index.jsonl folders from
 `cardlive simulate`; a tilt sequence gives its first and last frame), the quad rasterised as the target;
-augmentations: horizontal/vertical flips, gain, white balance, gamma and noise, all from an explicit seed. Loss: per-pixel BCE (5x weight along the card's outline) + soft Dice; fixed
-epochs.
+augmentations: horizontal/vertical flips, gain, white balance, gamma and noise, all from an explicit seed.
+Loss: per-pixel BCE (5x weight along the card's outline) + soft Dice; fixed epochs.
 """
 
 from __future__ import annotations
