@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="how often a small card-quad error flips the recapture decision, per class and shift",
         description="For every capture with a quad in DATA, move one side (drawn from --seed) by each signed shift "
         "(a share of the card diagonal; > 0 outwards) and count the decisions at the model's default threshold "
-        "that differ from the ones at the true quad. The card finder's target allows 1.5 %%; a robust model "
+        "that differ from the ones at the true quad. The card finder's target allows 1.5 %; a robust model "
         "flips few decisions at that size.",
     )
     qs.add_argument("--data", type=Path, required=True, help="folder with index.jsonl of single-frame captures")
