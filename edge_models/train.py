@@ -121,6 +121,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
     torch.use_deterministic_algorithms(True)
     train_set: Any
     val_set: Any
+    if config.side_shift > 0 and (config.model != "recapture" or config.variants < 2 or config.simulate > 0):
+        raise InputError("--side-shift applies to the recapture model's quad variants (--data with --variants >= 2)")
     if config.simulate > 0:
         train_set, val_set = _simulated(config, epoch=0)
     else:
@@ -128,8 +130,6 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             raise InputError("give --data (a folder with index.jsonl, e.g. from `cardlive simulate`) or --simulate N")
         if config.frozen_ovd and config.model != "ovd":
             raise InputError("--frozen-ovd applies to the ovd model only")
-        if config.side_shift > 0 and (config.model != "recapture" or config.variants < 2):
-            raise InputError("--side-shift applies to the recapture model's quad variants (--variants 2 or more)")
         full = task.load(Path(config.data), progress and rank == 0, config.variants, config.seed, config.side_shift)
         if config.excluded_species:
             full = subset(full, [i for i, s in enumerate(full.species) if s not in config.excluded_species])
