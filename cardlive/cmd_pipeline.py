@@ -9,6 +9,8 @@ from pathlib import Path
 
 from cardlive.errors import ParameterError
 
+DEFAULT_RECAPTURE = Path(__file__).parents[1] / "edge_models" / "weights" / "recapture.pt"
+DEFAULT_OVD = Path(__file__).parents[1] / "edge_models" / "weights" / "ovd.pt"
 STRICTNESS_HELP = "gate thresholds: strict, normal or relaxed (default normal; see edge_models/pipeline/gates.json)"
 
 
@@ -46,8 +48,10 @@ def _capture(args: argparse.Namespace) -> int:
 
 def _evaluate_pipeline(args: argparse.Namespace) -> int:
     from edge_models.pipeline.evaluate import evaluate_pipeline
+    from edge_models.pipeline.runner import Models
 
-    result = evaluate_pipeline(args.data, args.report, args.strictness, args.limit, progress=not args.quiet)
+    models = Models.load(args.model, args.ovd_model)
+    result = evaluate_pipeline(args.data, args.report, args.strictness, args.limit, not args.quiet, models)
     print(format_summary(result))
     print(f"report: {args.report / 'report.json'}")
     return 0
@@ -152,6 +156,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--report", type=Path, default=Path("build/eval_pipeline"))
     ev.add_argument("--strictness", choices=["strict", "normal", "relaxed"], default="normal", help=STRICTNESS_HELP)
     ev.add_argument("--limit", type=int, default=None, help="only the first N sequences")
+    ev.add_argument("--model", type=Path, default=DEFAULT_RECAPTURE, help="recapture weights (default: committed)")
+    ev.add_argument("--ovd-model", type=Path, default=DEFAULT_OVD, help="ovd weights (default: the committed ones)")
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(handler=_evaluate_pipeline)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from capture_sim.dataset import simulate
 from cardlive.cli import main
 from cardlive.errors import InputError
 from edge_models.pipeline.evaluate import evaluate_pipeline
+from edge_models.weights import DEFAULT_WEIGHTS
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +48,23 @@ def test_folders_without_sequences_are_refused(
         evaluate_pipeline(tiny_set, tmp_path, progress=False)
     assert main(["evaluate-pipeline", "--data", str(tiny_set), "--report", str(tmp_path), "--quiet"]) == 3
     assert "no tilt sequences" in capsys.readouterr().err
+
+
+def test_candidate_weights_are_evaluated_and_named(two_folders: tuple[Path, Path], tmp_path: Path) -> None:
+    candidate = tmp_path / "candidate" / "recapture.pt"
+    candidate.parent.mkdir()
+    shutil.copy(DEFAULT_WEIGHTS, candidate)
+    card = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
+    committed_version = card["version"]
+    card["version"] = "9.9.9-candidate"
+    candidate.with_suffix(".json").write_text(json.dumps(card))
+    a, _ = two_folders
+    args = ["evaluate-pipeline", "--data", str(a), "--limit", "1", "--quiet"]
+    assert main([*args, "--report", str(tmp_path / "c"), "--model", str(candidate)]) == 0
+    report = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert report["models"]["recapture"]["version"] == "9.9.9-candidate"
+    assert main([*args, "--report", str(tmp_path / "d")]) == 0  # negative control: the committed weights by default
+    assert (
+        json.loads((tmp_path / "d" / "report.json").read_text())["models"]["recapture"]["version"] == committed_version
+    )
+    assert main([*args, "--report", str(tmp_path / "e"), "--model", str(tmp_path / "missing.pt")]) == 3

@@ -68,14 +68,20 @@ def _rate(values: list[bool]) -> float | None:
 
 
 def evaluate_pipeline(
-    data: Path, report: Path, strictness: str = "normal", limit: int | None = None, progress: bool = True
+    data: Path,
+    report: Path,
+    strictness: str = "normal",
+    limit: int | None = None,
+    progress: bool = True,
+    models: Models | None = None,
 ) -> dict[str, Any]:
     """Decisions on every tilt sequence of `data` (one folder, or several separated by commas); writes
-    report/report.json and returns it."""
+    report/report.json and returns it. `models`: the committed ones unless given (e.g. a candidate to compare)."""
     rows = [(f, r) for f in split_folders(data) for r in read_index(f) if r["frames"] > 1][:limit]
     if not rows:
         raise InputError(f"{data} holds no tilt sequences; simulate them with --frames 8")
-    pipeline = CapturePipeline(Models.load(), strictness)
+    models = models or Models.load()
+    pipeline = CapturePipeline(models, strictness)
     per_row = []
     for folder, row in tqdm(rows, desc="evaluate-pipeline", unit="sequence", disable=not progress):
         frames = [load_rgb(folder / p) for p in row["path"]]
@@ -103,6 +109,7 @@ def evaluate_pipeline(
         )
     result = {
         "data": str(data),
+        "models": models.versions,
         "strictness": strictness,
         "n": len(per_row),
         "summary": summarise(per_row),
