@@ -303,9 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="recapture with --variants: each jittered quad also has one side moved by up to S of the diagonal "
         "(e.g. 0.015: the card finder's target error; default 0)",
     )
-    tr.add_argument(
-        "--init", type=Path, default=None, help="start from these weights (fine-tuning), e.g. the committed"
-    )
+    tr.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
     tr.add_argument(
         "--variants",
         type=int,

@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from cardlive.cmd_pipeline import DEFAULT_RECAPTURE
+
 
 def _ovd_response(args: argparse.Namespace) -> int:
     from edge_models.ovd_response import ovd_response
@@ -73,10 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "flips few decisions at that size.",
     )
     qs.add_argument("--data", type=Path, required=True, help="folder with index.jsonl of single-frame captures")
-    qs.add_argument(
-        "--model", type=Path, default=Path(__file__).parents[1] / "edge_models" / "weights" / "recapture.pt",
-        help="recapture weights (default: the committed ones)",
-    )  # fmt: skip
+    qs.add_argument("--model", type=Path, default=DEFAULT_RECAPTURE, help="recapture weights (default: the committed)")
     qs.add_argument("--shifts", default="-0.015,-0.01,-0.005,0.005,0.01,0.015", help="signed shares of the diagonal")
     qs.add_argument("--limit", type=int, default=None, help="only the first N captures")
     qs.add_argument("--seed", type=int, default=0, help="seed of the side drawn per capture (default 0)")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from cardlive.errors import ParameterError
 
+# the committed weights, named here so that building the parser does not import torch (edge_models.weights does)
 DEFAULT_RECAPTURE = Path(__file__).parents[1] / "edge_models" / "weights" / "recapture.pt"
-DEFAULT_OVD = Path(__file__).parents[1] / "edge_models" / "weights" / "ovd.pt"
+DEFAULT_OVD = DEFAULT_RECAPTURE.with_name("ovd.pt")
 STRICTNESS_HELP = "gate thresholds: strict, normal or relaxed (default normal; see edge_models/pipeline/gates.json)"
 
 
@@ -139,9 +140,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     cap.add_argument("--best-k", type=int, default=3, help="frames fused by the recapture model (default 3)")
     cap.add_argument("--model", type=Path, default=None, help="recapture weights (default: the committed ones)")
     cap.add_argument(
-        "--ovd-model", type=Path, default=Path(__file__).parents[1] / "edge_models" / "weights" / "ovd.pt",
+        "--ovd-model",
+        type=Path,
+        default=DEFAULT_OVD,
         help="ovd weights used with --model (default: the committed ones)",
-    )  # fmt: skip
+    )
     cap.set_defaults(handler=_capture)
 
     ev = sub.add_parser(

@@ -108,30 +108,36 @@ def to_grey(frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
 
 
-def _outermost_step(grad: NDArray[np.float32]) -> NDArray[np.intp]:
-    """Per profile, the outermost local maximum of the step at least _OUTER_STEP times the strongest one: the card's
-    outline rather than a stronger inner band (a dark header strip, a print's frame) just inside it."""
+def _clear_steps(grad: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Per profile, the local maxima of the step that are at least _OUTER_STEP times the strongest one."""
     padded = np.pad(grad, ((0, 0), (0, 0), (1, 1)), constant_values=-1.0)
     local = (grad >= padded[..., :-2]) & (grad >= padded[..., 2:])
-    ok = local & (grad >= _OUTER_STEP * grad.max(axis=2, keepdims=True))
-    last = grad.shape[2] - 1 - np.argmax(ok[..., ::-1], axis=2)
-    return np.asarray(np.where(ok.any(axis=2), last, np.argmax(grad, axis=2)))
+    return np.asarray(local & (grad >= _OUTER_STEP * grad.max(axis=2, keepdims=True)))
+
+
+def _outermost(grad: NDArray[np.float32], clear: NDArray[np.bool_]) -> NDArray[np.intp]:
+    last = grad.shape[2] - 1 - np.argmax(clear[..., ::-1], axis=2)
+    return np.asarray(np.where(clear.any(axis=2), last, np.argmax(grad, axis=2)))
+
+
+def _outermost_step(grad: NDArray[np.float32]) -> NDArray[np.intp]:
+    """Per profile, the outermost clear step (_clear_steps): the card's outline rather than a stronger inner band
+    (a dark header strip, a print's frame) just inside it."""
+    return _outermost(grad, _clear_steps(grad))
 
 
 def _nearest_to_mask_edge(grad: NDArray[np.float32], card: NDArray[np.float32]) -> NDArray[np.intp]:
-    """Per profile, the clear step (as in _outermost_step) nearest to where the learned mask's card probability
-    `card` (sampled between the profile's points) falls below one half; the outermost step where the profile does
-    not cross the mask's outline. Keeps the refinement off a paper sheet's edge or desk texture just outside."""
-    padded = np.pad(grad, ((0, 0), (0, 0), (1, 1)), constant_values=-1.0)
-    local = (grad >= padded[..., :-2]) & (grad >= padded[..., 2:])
-    ok = local & (grad >= _OUTER_STEP * grad.max(axis=2, keepdims=True))
+    """Per profile, the clear step nearest to where the learned mask's card probability `card` (sampled between
+    the profile's points) falls below one half; the outermost clear step where the profile does not cross the
+    mask's outline. Keeps the refinement off a paper sheet's edge or desk texture just outside."""
+    clear = _clear_steps(grad)
     inside = (card > 0.5).sum(axis=2)
     crossing = np.clip(inside - 1, 0, grad.shape[2] - 1)
     index = np.arange(grad.shape[2])[None, None, :]
-    distance = np.where(ok, np.abs(index - crossing[..., None]), np.iinfo(np.int32).max)
+    distance = np.where(clear, np.abs(index - crossing[..., None]), np.iinfo(np.int32).max)
     nearest = np.argmin(distance, axis=2)
-    crosses = (inside > 0) & (inside < card.shape[2]) & ok.any(axis=2)
-    return np.asarray(np.where(crosses, nearest, _outermost_step(grad)))
+    crosses = (inside > 0) & (inside < card.shape[2]) & clear.any(axis=2)
+    return np.asarray(np.where(crosses, nearest, _outermost(grad, clear)))
 
 
 @dataclass(frozen=True)
