@@ -134,3 +134,5 @@ def test_fine_tuning_starts_from_the_given_weights(tiny_set: Path, tmp_path: Pat
         run("bad", init=str(tmp_path / "missing.pt"))
     with pytest.raises(InputError, match="--side-shift"):
         run("no_variants", side_shift=0.01)  # variants 1: no jittered quads to shift
+    with pytest.raises(InputError, match="--side-shift"):
+        run("simulated", side_shift=0.01, variants=3, simulate=4)  # fresh renders have no stored variants to shift
