@@ -30,6 +30,7 @@ class SimConfig:
     size: tuple[int, int] = (1280, 720)
     supersample: int = 2
     torch: bool = False  # the phone's torch is on (a candidate tilt-check capture mode): a point light at the lens
+    laminate_glare: bool = True  # False: the genuine card's laminate reflects no highlight (paired glare experiments)
 
     def __post_init__(self) -> None:
         check_int_range("seed", self.seed, 0, 2**63 - 1)
@@ -119,5 +120,7 @@ def render_capture(config: SimConfig, index: int) -> Capture:
     for t, pose in enumerate(poses):
         camera_rng = make_rng(config.seed, pair_id, f"camera:{t}")
         content_pose = content_poses[t] if presentation.content_source == "video" else None
-        frames.append(render_frame(scene, presentation, pose, camera_rng, config.supersample, content_pose))
+        frames.append(
+            render_frame(scene, presentation, pose, camera_rng, config.supersample, content_pose, config.laminate_glare)
+        )
     return Capture(index, pair_id, label, presentation.species, scene, presentation, poses, tuple(frames))

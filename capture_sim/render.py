@@ -75,8 +75,12 @@ def render_frame(
     camera_rng: np.random.Generator,
     supersample: int = 2,
     content_pose: Pose | None = None,
+    laminate_glare: bool = True,
 ) -> FrameRender:
-    """Render one frame of a presentation at a pose (the pose of the card content in camera space)."""
+    """Render one frame of a presentation at a pose (the pose of the card content in camera space).
+
+    laminate_glare=False removes the genuine card's specular reflection (and so its glare mask) and nothing else:
+    the same scene with and without glare isolates what the highlight does to the pipeline."""
     s = supersample
     cam = scene.camera_model
     cam_s = Camera(cam.width * s, cam.height * s, cam.focal_px * s)
@@ -99,7 +103,7 @@ def render_frame(
     )
 
     if presentation.label == "genuine":
-        drawn = _draw_genuine(radiance, scene, pose, cam_s)
+        drawn = _draw_genuine(radiance, scene, pose, cam_s, laminate_glare)
     elif presentation.label == "screen":
         drawn = _draw_screen(radiance, scene, presentation, pose, cam_s, content_pose or scene.photo_pose)
     else:
@@ -155,7 +159,9 @@ def _shown_content(scene: SceneParams, source: str, pose: Pose) -> NDArray[np.ui
     )
 
 
-def _draw_genuine(radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: Camera) -> Drawn:
+def _draw_genuine(
+    radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: Camera, laminate_glare: bool = True
+) -> Drawn:
     surf = Surface(0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM, CARD_CORNER_RADIUS_MM)
     h_plane = plane_homography(pose, cam_s, CARD_WIDTH_MM, CARD_HEIGHT_MM)
     outline = outline_points(h_plane, surf)
@@ -179,7 +185,9 @@ def _draw_genuine(radiance: FloatArray, scene: SceneParams, pose: Pose, cam_s: C
     samples = sample_plane(np.linalg.inv(h_plane), roi)
     art = appearance.card_artwork(scene.template_id, scene.identity_seed)
     albedo = appearance.albedo_linear(scene.template_id, scene.identity_seed)
-    rad = appearance.card_radiance(art, albedo, pose, scene.light, scene.laminate_shininess, scene.laminate_f0)
+    rad = appearance.card_radiance(
+        art, albedo, pose, scene.light, scene.laminate_shininess, scene.laminate_f0, laminate_glare
+    )
     both = sample_grid(np.dstack([rad.radiance, rad.specular]), samples, 0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
     layer, spec = np.ascontiguousarray(both[..., :3]), both[..., 3]
     cover = rounded_rect_coverage(h_plane, roi, surf.x0, surf.y0, surf.x1, surf.y1, surf.corner_mm)

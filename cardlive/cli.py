@@ -40,6 +40,7 @@ def _simulate(args: argparse.Namespace) -> int:
         size=args.size,
         supersample=args.supersample,
         torch=args.torch,
+        laminate_glare=not args.no_laminate_glare,
     )
     index = simulate(
         args.out,
@@ -222,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the phone's torch is on (a candidate capture mode for the tilt check, edge_models/weights/ovd.md): "
         "a point light at the lens lights the card, its laminate hotspot and hologram, screen glass and paper",
+    )
+    sim.add_argument(
+        "--no-laminate-glare",
+        action="store_true",
+        help="genuine cards' laminate reflects no highlight, all else identical: render a seed with and without "
+        "it and compare with `cardlive glare-pairs`",
     )
     sim.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     sim.add_argument("--supersample", type=int, default=2, help="scene samples per pixel along each axis (1-4)")

@@ -1,5 +1,6 @@
-"""CLI of the capture pipeline: `cardlive capture`, `cardlive evaluate-pipeline`, `cardlive calibrate-gates`,
-`cardlive train-cardmask`, and the `bench pipeline` / `bench cardfinder` targets (dispatched from cli._bench)."""
+"""CLI of the capture pipeline: `cardlive capture`, `cardlive evaluate-pipeline`, `cardlive glare-pairs`,
+`cardlive calibrate-gates`, `cardlive train-cardmask`, and the `bench pipeline` / `bench cardfinder` targets
+(dispatched from cli._bench)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,18 @@ def format_summary(result: dict[str, object]) -> str:
         )
     lines.append(f"card finder: {summary['finder_frames_within_1.5pct']:.3f} of frames within 1.5 % of the diagonal")
     return "\n".join(lines)
+
+
+def _glare_pairs(args: argparse.Namespace) -> int:
+    from edge_models.pipeline.glare_pairs import compare_glare_pairs, format_glare_pairs
+
+    result = compare_glare_pairs(args.with_glare, args.without_glare)
+    print(format_glare_pairs(result))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2))
+        print(f"report: {args.out}")
+    return 0
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -163,6 +176,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--ovd-model", type=Path, default=DEFAULT_OVD, help="ovd weights (default: the committed ones)")
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(handler=_evaluate_pipeline)
+
+    gp = sub.add_parser(
+        "glare-pairs",
+        help="paired test: does laminate glare cost genuine acceptances (same sequences with and without it)",
+        description="Compare two evaluate-pipeline reports of the same genuine sequences, one rendered normally and "
+        "one with `cardlive simulate --no-laminate-glare` (same seed, species and count): acceptance with and "
+        "without the highlight per glare group, the sequences lost and gained, and an exact McNemar p-value.",
+    )
+    gp.add_argument("--with-glare", type=Path, required=True, help="evaluate-pipeline report (folder or JSON)")
+    gp.add_argument("--without-glare", type=Path, required=True, help="the same sequences rendered without glare")
+    gp.add_argument("--out", type=Path, default=None, help="also write the comparison as JSON")
+    gp.set_defaults(handler=_glare_pairs)
 
     cal = sub.add_parser(
         "calibrate-gates",

@@ -10,6 +10,8 @@ import pytest
 
 from capture_sim.capture import SimConfig, render_capture
 from capture_sim.geometry import CARD_HEIGHT_MM, CARD_WIDTH_MM, Pose, apply_homography, plane_homography
+from capture_sim.render import render_frame
+from capture_sim.rng import make_rng
 from tests.sim_helpers import alias, luminance_crop, peak_ratio, presentation, quiet_scene, render
 
 DISTANCE = 130.0
@@ -142,3 +144,23 @@ def test_sequences_have_per_frame_quads_and_masks(label: str) -> None:
     assert not np.allclose(quads[0], quads[2])
     for f in capture.frames:
         assert f.ovd_mask.shape == f.glare_mask.shape == f.rgb.shape[:2]
+
+
+def test_laminate_glare_switch_removes_only_the_highlight() -> None:
+    scene = quiet_scene(distance_mm=DISTANCE, elevation_deg=8.0, azimuth_deg=-90.0, direct=1.5)
+    scene = dataclasses.replace(scene, laminate_shininess=600.0)
+    pose = Pose(0.0, -4.0, 0.0, 0.0, 0.0, DISTANCE)
+    genuine = presentation("genuine", "genuine")
+    shiny = render(scene, genuine, pose)
+    matte = render_frame(scene, genuine, pose, make_rng(0, 0, "camera"), 2, laminate_glare=False)
+    assert (shiny.glare_mask > 0).sum() > 20
+    assert not matte.glare_mask.any()
+    np.testing.assert_array_equal(shiny.quad, matte.quad)
+    glare = shiny.glare_mask > 0
+    lum = np.array([0.299, 0.587, 0.114])
+    assert (shiny.rgb[glare] @ lum).mean() > (matte.rgb[glare] @ lum).mean() + 40  # the highlight itself is gone
+    printed = presentation("print", "laser_am")  # attacks have no laminate of the genuine card: untouched
+    np.testing.assert_array_equal(
+        render(scene, printed, pose).rgb,
+        render_frame(scene, printed, pose, make_rng(0, 0, "camera"), 2, laminate_glare=False).rgb,
+    )
