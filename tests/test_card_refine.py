@@ -9,7 +9,7 @@ import pytest
 from edge_models.pipeline import cardfinder
 from edge_models.pipeline.cardfinder import MaskGuide, refine
 from edge_models.pipeline.cardmask import quad_mask
-from edge_models.pipeline.quads import corner_error
+from edge_models.pipeline.quads import corner_error, rectified_aspect
 from tests.pipeline_helpers import FRONTAL, synthetic_frame
 
 H, W = 720, 1280
@@ -79,3 +79,25 @@ def test_tracking_falls_back_to_the_full_search_when_the_aspect_is_off(monkeypat
     monkeypatch.setattr(cardfinder, "TRACK_ASPECT_TOLERANCE", 1.0)
     cardfinder.find_card(synthetic_frame(long), previous=long)
     assert calls == [1]
+
+
+def test_aspect_repairs_move_a_side_on_an_inner_band_back_to_the_card_outline() -> None:
+    inner = FRONTAL.copy()
+    inner[[0, 1], 1] += 0.12 * (FRONTAL[3, 1] - FRONTAL[0, 1])  # the top side on a header band 12 % inside
+    assert cardfinder._aspect_off(rectified_aspect(inner, W, H)) > cardfinder.REPAIR_ASPECT_TOLERANCE
+    assert corner_error(inner, FRONTAL) > 0.015
+    best = min(cardfinder.aspect_repairs(inner, W, H), key=lambda q: corner_error(q, FRONTAL))
+    assert corner_error(best, FRONTAL) < 0.002
+
+
+def test_a_card_running_off_the_top_of_the_frame_is_repaired(monkeypatch: pytest.MonkeyPatch) -> None:
+    card = FRONTAL + np.array([0.0, -190.0])  # the top edge 30 px above the frame: the header band is found instead
+    frame = synthetic_frame(card)
+    found = cardfinder.find_card(frame, learned=False)
+    assert found is not None
+    assert corner_error(found.quad, card) < 0.005
+    # negative control: without the repair the top side stays on the band
+    monkeypatch.setattr(cardfinder, "REPAIR_ASPECT_TOLERANCE", 9.0)
+    unrepaired = cardfinder.find_card(frame, learned=False)
+    assert unrepaired is not None
+    assert corner_error(unrepaired.quad, card) > 0.015
