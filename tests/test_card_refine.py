@@ -9,7 +9,7 @@ import pytest
 from edge_models.pipeline import cardfinder
 from edge_models.pipeline.cardfinder import MaskGuide, refine
 from edge_models.pipeline.cardmask import quad_mask
-from edge_models.pipeline.quads import corner_error, rectified_aspect
+from edge_models.pipeline.quads import aspect_repairs, corner_error, rectified_aspect
 from tests.pipeline_helpers import FRONTAL, synthetic_frame
 
 H, W = 720, 1280
@@ -86,7 +86,7 @@ def test_aspect_repairs_move_a_side_on_an_inner_band_back_to_the_card_outline() 
     inner[[0, 1], 1] += 0.12 * (FRONTAL[3, 1] - FRONTAL[0, 1])  # the top side on a header band 12 % inside
     assert cardfinder._aspect_off(rectified_aspect(inner, W, H)) > cardfinder.REPAIR_ASPECT_TOLERANCE
     assert corner_error(inner, FRONTAL) > 0.015
-    best = min(cardfinder.aspect_repairs(inner, W, H), key=lambda q: corner_error(q, FRONTAL))
+    best = min(aspect_repairs(inner, W, H), key=lambda q: corner_error(q, FRONTAL))
     assert corner_error(best, FRONTAL) < 0.002
 
 

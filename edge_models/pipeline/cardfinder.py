@@ -65,6 +65,7 @@ from edge_models.pipeline.candidates import (
 from edge_models.pipeline.cardmask import card_probability
 from edge_models.pipeline.quads import (
     Quad,
+    aspect_repairs,
     clockwise,
     long_side_first,
     quad_area,
@@ -301,37 +302,6 @@ def _verify(
 
 def _aspect_off(aspect: float) -> float:
     return abs(float(np.log(aspect / ID1_ASPECT)))
-
-
-def _slide_side(quad: Quad, k: int, s: float) -> Quad:
-    """The quad with side k (corners k, k+1) moved along its two neighbouring sides: s = 1 keeps it, s < 1 moves
-    it towards the opposite side (the same share of each neighbour: a parallel move up to perspective)."""
-    q = np.array(quad, np.float64)
-    before, after = (k - 1) % 4, (k + 2) % 4
-    q[k] = quad[before] + s * (quad[k] - quad[before])
-    q[(k + 1) % 4] = quad[after] + s * (quad[(k + 1) % 4] - quad[after])
-    return q
-
-
-def aspect_repairs(quad: Quad, width: int, height: int) -> list[Quad]:
-    """For each side, the quad with that side slid until the rectified aspect is ID-1's (bisection), when the
-    three others are trusted; a side on an inner band or running off the frame is usually the odd one out."""
-    repairs = []
-    for k in range(4):
-        lo, hi = 0.6, 1.6
-        f_lo = np.log(rectified_aspect(_slide_side(quad, k, lo), width, height) / ID1_ASPECT)
-        f_hi = np.log(rectified_aspect(_slide_side(quad, k, hi), width, height) / ID1_ASPECT)
-        if f_lo * f_hi > 0:
-            continue
-        for _ in range(30):
-            mid = 0.5 * (lo + hi)
-            f_mid = np.log(rectified_aspect(_slide_side(quad, k, mid), width, height) / ID1_ASPECT)
-            if f_mid * f_lo > 0:
-                lo, f_lo = mid, f_mid
-            else:
-                hi = mid
-        repairs.append(_slide_side(quad, k, 0.5 * (lo + hi)))
-    return repairs
 
 
 def _working(frame: NDArray[np.uint8]) -> tuple[NDArray[np.float32], NDArray[np.uint8], float]:

@@ -115,3 +115,38 @@ def corner_error(found: Quad, truth: Quad) -> float:
     t = np.asarray(truth, np.float64)
     diag = 0.5 * (np.linalg.norm(t[2] - t[0]) + np.linalg.norm(t[3] - t[1]))
     return float(np.mean(np.linalg.norm(np.asarray(found) - t, axis=1)) / diag)
+
+
+def _slide_side(quad: Quad, k: int, s: float) -> Quad:
+    """The quad with side k (corners k, k+1) moved along its two neighbouring sides: s = 1 keeps it, s < 1 moves
+    it towards the opposite side (the same share of each neighbour: a parallel move up to perspective)."""
+    q = np.array(quad, np.float64)
+    before, after = (k - 1) % 4, (k + 2) % 4
+    q[k] = quad[before] + s * (quad[k] - quad[before])
+    q[(k + 1) % 4] = quad[after] + s * (quad[(k + 1) % 4] - quad[after])
+    return q
+
+
+def aspect_repairs(quad: Quad, width: int, height: int) -> list[Quad]:
+    """For each side whose slide can reach it, the quad with that side slid until the rectified aspect is ID-1's
+    (bisection on the slide): right when the three other sides are on the card's outline, and a side on an inner
+    band or running off the frame is usually the odd one out."""
+
+    def off(k: int, s: float) -> float:
+        return float(np.log(rectified_aspect(_slide_side(quad, k, s), width, height) / CARD_ASPECT))
+
+    repairs = []
+    for k in range(4):
+        lo, hi = 0.6, 1.6
+        f_lo = off(k, lo)
+        if f_lo * off(k, hi) > 0:
+            continue
+        for _ in range(30):
+            mid = 0.5 * (lo + hi)
+            f_mid = off(k, mid)
+            if f_mid * f_lo > 0:
+                lo, f_lo = mid, f_mid
+            else:
+                hi = mid
+        repairs.append(_slide_side(quad, k, 0.5 * (lo + hi)))
+    return repairs
