@@ -10,7 +10,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from quantize.accuracy import LabelledInputs, attack_scores, check_model, compare, load_labelled, scores_in_chunks
+from quantize.accuracy import (
+    LabelledInputs,
+    attack_scores,
+    bootstrap_delta_bpcer100,
+    check_model,
+    compare,
+    load_labelled,
+    scores_in_chunks,
+)
 from quantize.calibration import constant_calibration
 from quantize.onnx_export import quantize_onnx_int8
 
@@ -27,6 +35,18 @@ def test_compare_counts_flips_and_metric_deltas() -> None:
     assert result["flips"] == 1
     assert result["delta_worst_apcer_pp"] == pytest.approx(25.0)
     assert not result["passed"]
+
+
+def test_bootstrap_interval_of_the_bpcer100_delta() -> None:
+    rng = np.random.default_rng(1)
+    species = ["genuine"] * 400 + [name for name in ("laser_am", "tablet_lcd") for _ in range(200)]
+    reference = np.concatenate([rng.beta(2, 6, 400), rng.beta(6, 2, 400)])
+    assert bootstrap_delta_bpcer100(reference, reference.copy(), species) == (0.0, 0.0)
+    worse = reference.copy()
+    worse[:400] += 0.1  # every bona fide score drifts towards "attack": BPCER100 rises on every resample
+    low, high = bootstrap_delta_bpcer100(reference, worse, species)
+    assert 0.0 < low <= high
+    assert compare(reference, worse, species, 0.5)["delta_bpcer100_ci95_pp"] == [low, high]
 
 
 def test_constant_calibration_is_caught(
