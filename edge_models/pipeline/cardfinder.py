@@ -80,7 +80,7 @@ ASPECT_RANGE = (1.45, 1.75)  # simulated cards rectify to 1.56-1.62 with the ass
 TRACK_ASPECT_TOLERANCE = 0.03  # |ln(aspect / ID-1)| above which a tracked quad is distrusted (a side on a wrong edge)
 MIN_MATCH = 0.3
 REPAIR_ASPECT_TOLERANCE = 0.03  # |ln(aspect / ID-1)| above which a searched quad's sides are tried for a repair
-REPAIR_MATCH_MARGIN = -0.03  # a repair replaces the quad when its template match is at least 0.03 higher
+REPAIR_MIN_GAIN = 0.03  # a repair replaces the quad when its template match is more than this higher
 _ROUGH_ASPECT = (1.1, 2.4)
 _REFINE_TOP = 3
 _SAMPLES_PER_SIDE = 48
@@ -294,7 +294,7 @@ def _verify(
     if repair and _aspect_off(aspect) > REPAIR_ASPECT_TOLERANCE:
         for repaired in aspect_repairs(quad, w, h):
             r_oriented, r_template, r_match = orient(small, repaired, scale, refs)
-            if r_match > match - REPAIR_MATCH_MARGIN:
+            if r_match > match + REPAIR_MIN_GAIN:
                 oriented, template, match = r_oriented, r_template, r_match
                 aspect = rectified_aspect(long_side_first(clockwise(repaired)), w, h)
     return CardDetection(oriented, template, match, aspect, support)
