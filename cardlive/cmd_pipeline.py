@@ -83,10 +83,12 @@ def format_summary(result: dict[str, object]) -> str:
 
 
 def _glare_pairs(args: argparse.Namespace) -> int:
-    from edge_models.pipeline.glare_pairs import compare_glare_pairs, format_glare_pairs
+    from edge_models.pipeline.glare_pairs import compare_glare_pairs, format_glare_pairs, plot_glare_pairs
 
     result = compare_glare_pairs(args.with_glare, args.without_glare)
     print(format_glare_pairs(result))
+    if args.plot:
+        print(f"plot: {plot_glare_pairs(result, args.plot)}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2))
@@ -187,6 +189,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     gp.add_argument("--with-glare", type=Path, required=True, help="evaluate-pipeline report (folder or JSON)")
     gp.add_argument("--without-glare", type=Path, required=True, help="the same sequences rendered without glare")
     gp.add_argument("--out", type=Path, default=None, help="also write the comparison as JSON")
+    gp.add_argument("--plot", type=Path, default=None, help="also draw acceptance with / without glare as a PNG")
     gp.set_defaults(handler=_glare_pairs)
 
     cal = sub.add_parser(

@@ -65,8 +65,10 @@ def test_refuses_unpaired_or_still_glaring_reports(tmp_path: Path) -> None:
 def test_cli_prints_the_table_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shiny = _report(tmp_path / "a", [_row(0, "away", "retry", "blur"), _row(1, "free", "accept")])
     matte = _report(tmp_path / "b", [_row(0, "free", "accept"), _row(1, "free", "accept")])
-    out = tmp_path / "pairs.json"
-    assert main(["glare-pairs", "--with-glare", str(shiny), "--without-glare", str(matte), "--out", str(out)]) == 0
+    out, plot = tmp_path / "pairs.json", tmp_path / "pairs.png"
+    args = ["glare-pairs", "--with-glare", str(shiny), "--without-glare", str(matte), "--out", str(out)]
+    assert main([*args, "--plot", str(plot)]) == 0
     assert "away" in capsys.readouterr().out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(out.read_text())["finder"]["away"]["lost_to_glare"] == 1
     assert main(["glare-pairs", "--with-glare", str(shiny), "--without-glare", str(shiny)]) != 0

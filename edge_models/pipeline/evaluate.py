@@ -6,7 +6,8 @@ once with the true quads (so the finder's share of the errors shows). Expected o
 reject "screen", print -> reject "print" (rejecting an attack for another attack reason, e.g. no_live_hologram, counts
 as a correct reject but a wrong reason). Genuine sequences are grouped by the simulator's own glare masks: "glare
 free" (< 0.1 % of the card's area in every frame), "glare away from the fields" (glare on the card, but <= 1 % of any
-field), "glare on the fields" (the rest); their acceptance rates answer the issue's laminate-glare question.
+field), "glare on the fields" (the rest); their acceptance rates answer the issue's laminate-glare question
+between different sequences, and `cardlive glare-pairs` (glare_pairs.py) on the same sequences rendered without it.
 """
 
 from __future__ import annotations

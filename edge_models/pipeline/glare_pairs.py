@@ -17,6 +17,8 @@ from math import comb
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cardlive.errors import InputError
 
 SOURCES = ("finder", "true_quads")
@@ -91,3 +93,41 @@ def format_glare_pairs(result: dict[str, Any]) -> str:
                 f"{g['mcnemar_p']:>8.3f}"
             )
     return "\n".join(lines)
+
+
+def plot_glare_pairs(result: dict[str, Any], out: Path) -> Path:
+    """Bars of genuine acceptance with and without the highlight, per glare group, for both quad sources."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    for ax, source in zip(axes, SOURCES, strict=True):
+        groups = [g for g in (*GROUPS, "all") if result[source][g]["n"]]
+        x = np.arange(len(groups))
+        for offset, key, label in (
+            (-0.2, "accepted_with_glare", "with glare"),
+            (0.2, "accepted_without_glare", "without"),
+        ):
+            ax.bar(x + offset, [100 * result[source][g][key] for g in groups], 0.4, label=label)
+        for i, g in enumerate(groups):
+            d = result[source][g]
+            ax.annotate(
+                f"n={d['n']}\n-{d['lost_to_glare']} / +{d['gained_with_glare']}",
+                (i, 2),
+                ha="center",
+                fontsize=7,
+                color="white",
+            )
+        ax.set_xticks(x, groups)
+        ax.set_title(f"{source.replace('_', ' ')}")
+        ax.set_ylim(0, 100)
+    axes[0].set_ylabel("genuine sequences accepted, %")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("The same sequences with and without laminate glare (lost / gained to glare)", fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
