@@ -112,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--targets", default="tflite,coreml,onnx", help="comma-separated: tflite, coreml, onnx (all)")
     ex.add_argument("--key", type=Path, default=None, help="Ed25519 private key (PEM or base64 raw) to sign with")
     ex.add_argument("--calibration-seed", type=int, default=None, help="simulator seed of the calibration set")
-    ex.add_argument("--calibration-count", type=int, default=None, help="recapture calibration mosaics (64)")
+    ex.add_argument("--calibration-count", type=int, default=None, help="recapture calibration mosaics (256)")
     ex.add_argument("--calibration-sequences", type=int, default=None, help="ovd calibration sequences (32)")
     ex.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="calibration cache folder")
     ex.add_argument("--no-cache", action="store_true", help="render the calibration set even when cached")
