@@ -73,7 +73,11 @@ def running_service(settings: ServeSettings, port: int | None = None) -> Iterato
     state, _ = build_state(settings)
     assert isinstance(state, ServiceState)
     port = port or free_port()
-    config = uvicorn.Config(create_app(state), host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    # log_config=None: an embedded server leaves the host process's logging alone (uvicorn's default dictConfig
+    # closes every existing handler; suspected, not proven, in a pytest worker whose output capture was closed)
+    config = uvicorn.Config(
+        create_app(state), host="127.0.0.1", port=port, log_level="error", lifespan="off", log_config=None
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
