@@ -65,6 +65,7 @@ from edge_models.pipeline.candidates import (
 from edge_models.pipeline.cardmask import card_probability
 from edge_models.pipeline.quads import (
     Quad,
+    aspect_error,
     aspect_repairs,
     clockwise,
     long_side_first,
@@ -75,7 +76,6 @@ from edge_models.pipeline.quads import (
 from edge_models.pipeline.references import THUMB_SIZE, CardReferences, load_references, normalise_thumb
 
 WORK_SIDE = 640
-ID1_ASPECT = 85.60 / 53.98
 ASPECT_RANGE = (1.45, 1.75)  # simulated cards rectify to 1.56-1.62 with the assumed focal length
 TRACK_ASPECT_TOLERANCE = 0.03  # |ln(aspect / ID-1)| above which a tracked quad is distrusted (a side on a wrong edge)
 MIN_MATCH = 0.3
@@ -301,7 +301,7 @@ def _verify(
 
 
 def _aspect_off(aspect: float) -> float:
-    return abs(float(np.log(aspect / ID1_ASPECT)))
+    return abs(aspect_error(aspect))
 
 
 def _working(frame: NDArray[np.uint8]) -> tuple[NDArray[np.float32], NDArray[np.uint8], float]:

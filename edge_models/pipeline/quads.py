@@ -117,6 +117,11 @@ def corner_error(found: Quad, truth: Quad) -> float:
     return float(np.mean(np.linalg.norm(np.asarray(found) - t, axis=1)) / diag)
 
 
+def aspect_error(aspect: float) -> float:
+    """ln(aspect / ID-1's aspect): 0 for a card's true proportions, signed."""
+    return float(np.log(aspect / CARD_ASPECT))
+
+
 def _slide_side(quad: Quad, k: int, s: float) -> Quad:
     """The quad with side k (corners k, k+1) moved along its two neighbouring sides: s = 1 keeps it, s < 1 moves
     it towards the opposite side (the same share of each neighbour: a parallel move up to perspective)."""
@@ -133,7 +138,7 @@ def aspect_repairs(quad: Quad, width: int, height: int) -> list[Quad]:
     band or running off the frame is usually the odd one out."""
 
     def off(k: int, s: float) -> float:
-        return float(np.log(rectified_aspect(_slide_side(quad, k, s), width, height) / CARD_ASPECT))
+        return aspect_error(rectified_aspect(_slide_side(quad, k, s), width, height))
 
     repairs = []
     for k in range(4):
