@@ -115,7 +115,7 @@ def _train(args: argparse.Namespace) -> int:
         side_shift=args.side_shift,
         init=str(args.init) if args.init else "",
     )
-    weights = train(config, resume=args.resume, progress=not args.quiet)
+    weights = train(config, resume=args.resume, progress=not args.quiet, device=args.device)
     print(f"weights: {weights}")
     return 0
 
@@ -311,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. 0.015: the card finder's target error; default 0)",
     )
     tr.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tuning)")
+    tr.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where to train: auto takes this process's GPU when CUDA is present (NCCL under torchrun), else the "
+        "CPU (gloo); weights are saved on the CPU either way",
+    )
     tr.add_argument(
         "--variants",
         type=int,

@@ -123,7 +123,7 @@ def _extend_bench(sub: argparse._SubParsersAction) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add serve, drift, simulate-traffic, and the bench targets serve / clusters."""
-    from service.server import DEFAULT_DB
+    from service import DEFAULT_DB
 
     sv = sub.add_parser(
         "serve",

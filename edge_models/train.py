@@ -1,9 +1,10 @@
 """Training the recapture model: deterministic, checkpointed every epoch, resumable, data-parallel with torchrun.
 
 Run alone (`cardlive train ...`) or distributed (`torchrun --nproc_per_node=N -m cardlive.cli train ...`): the
-process group uses gloo on CPU and NCCL on GPUs; rank 0 alone writes checkpoints and results. Every random draw
-derives from the seed and the epoch, so an interrupted run resumed from its last checkpoint ends with the same
-weights as an uninterrupted one.
+process group uses gloo on CPU and NCCL on GPUs (one GPU per process, LOCAL_RANK's); rank 0 alone writes
+checkpoints and results. Every random draw derives from the seed and the epoch, so an interrupted run resumed from
+its last checkpoint ends with the same weights as an uninterrupted one on the same kind of device (a CUDA run is
+deterministic on its GPU, but its float sums differ from the CPU's in the last bits: `docs/gpu_check.md`).
 """
 
 from __future__ import annotations
@@ -57,11 +58,42 @@ class TrainConfig:
     init: str = ""  # weights (a MODEL.pt) to start from instead of a fresh initialisation (fine-tuning)
 
 
-def _distributed() -> tuple[int, int]:
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """The device a training process runs on.
+
+    `auto` takes this process's GPU (LOCAL_RANK) when every process on the node can have one of its own, else the
+    CPU for all of them (so all ranks agree on NCCL or gloo); `cuda` insists on a GPU per process.
+    """
+    if requested not in DEVICES:
+        raise InputError(f"--device {requested!r}: expected one of {', '.join(DEVICES)}")
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    gpu_each = torch.cuda.is_available() and local_world <= torch.cuda.device_count()
+    if requested == "cpu" or (requested == "auto" and not gpu_each):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise InputError("--device cuda: this PyTorch build sees no CUDA GPU (use --device cpu or auto)")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if local_rank >= torch.cuda.device_count():
+        raise InputError(
+            f"process LOCAL_RANK {local_rank} has no GPU of its own ({torch.cuda.device_count()} visible); "
+            "NCCL needs one GPU per process: lower --nproc_per_node or use --device cpu (gloo)"
+        )
+    # Deterministic cuBLAS (torch.use_deterministic_algorithms) needs a fixed workspace, set before CUDA starts.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.cuda.set_device(local_rank)
+    return torch.device("cuda", local_rank)
+
+
+def _distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world size); under torchrun a process group even for one process, so NCCL / gloo are exercised."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
+    launched = "RANK" in os.environ and "MASTER_ADDR" in os.environ
+    if (world > 1 or launched) and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return (dist.get_rank(), world) if dist.is_initialized() else (0, 1)
 
 
 @dataclass(frozen=True)
@@ -101,16 +133,24 @@ def _save(state: dict[str, Any], path: Path) -> None:
     tmp.replace(path)
 
 
-def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> Path:
+def train(
+    config: TrainConfig,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+    device: str = "auto",
+) -> Path:
     """Train, checkpoint every epoch, and write weights + a JSON card of the run; returns the weights' path.
 
     `stop_after` ends the run after that many epochs (counted from the start of training), as an interruption would;
-    `resume` then continues it from the checkpoint.
+    `resume` then continues it from the checkpoint. `device` (auto / cpu / cuda) is where the model trains; it is
+    not part of the configuration, so a run may be resumed on another device. Weights are always saved on the CPU.
     """
     if config.model not in TASKS:
         raise InputError(f"no training task for model {config.model!r}; expected one of {sorted(TASKS)}")
     task = TASKS[config.model]
-    rank, world = _distributed()
+    where = select_device(device)
+    rank, world = _distributed(where)
     out = Path(config.out)
     if rank == 0:
         try:
@@ -145,6 +185,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             model.load_state_dict(torch.load(config.init, map_location="cpu", weights_only=True))
         except (OSError, RuntimeError) as exc:
             raise InputError(f"--init {config.init}: cannot load {config.model} weights from it ({exc})") from None
+    model.to(where)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, -(-len(train_set) // (config.batch_size * world)))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.epochs * steps_per_epoch)
@@ -153,14 +194,17 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
     if resume:
         if not checkpoint.exists():
             raise InputError(f"--resume: no {checkpoint} to resume from")
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         if state["config"] != asdict(config):
             raise InputError(f"--resume: {checkpoint} was written with another configuration: {state['config']}")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
         start = state["epoch"] + 1
-    net: nn.Module = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    net: nn.Module = model
+    if dist.is_initialized():
+        ids = [where.index] if where.type == "cuda" else None
+        net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     history: list[dict[str, float]] = []
     last = config.epochs if stop_after is None else min(config.epochs, stop_after)
     for epoch in range(start, last):
@@ -173,13 +217,19 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             sampler.set_epoch(epoch)
         else:
             sampler = RandomSampler(train_set, generator=torch.Generator().manual_seed(config.seed * 1000 + epoch))
-        loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers)
+        loader = DataLoader(
+            train_set,
+            batch_size=config.batch_size,
+            sampler=sampler,
+            num_workers=config.workers,
+            pin_memory=where.type == "cuda",
+        )
         net.train()
         total, seen = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not progress or rank)
         for batch in bar:
             optimiser.zero_grad()
-            loss = task.loss(net, list(batch))
+            loss = task.loss(net, [t.to(where, non_blocking=True) for t in batch])
             loss.backward()
             optimiser.step()
             schedule.step()
@@ -199,8 +249,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
                 checkpoint,
             )
             history.append(record)
-    if world > 1:
+    if dist.is_initialized():
         dist.barrier()
+    model.cpu()
     weights = out / f"{config.model}.pt"
     if rank == 0:
         torch.save(model.state_dict(), weights)
@@ -211,6 +262,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
             "spec": json.loads(task.spec.to_json()),
             "labels": list(LABELS) if config.model == "recapture" else ["frozen_ovd", "real_ovd"],
             "command": " ".join(sys.argv),
+            "device": torch.cuda.get_device_name(where) if where.type == "cuda" else "cpu",
+            "world_size": world,
+            "backend": dist.get_backend() if dist.is_initialized() else "none",
         }
         val_species = val_set.species if val_set is not None and len(val_set) else []
         if val_set is not None and "genuine" in val_species and any(sp != "genuine" for sp in val_species):
@@ -222,6 +276,6 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, stop
         else:
             card["validation"] = {"n": len(val_species), "note": "no thresholds: needs genuine and attack captures"}
         (out / f"{config.model}.json").write_text(json.dumps(card, indent=2))
-    if world > 1:
+    if dist.is_initialized():
         dist.destroy_process_group()
     return weights

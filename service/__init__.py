@@ -6,3 +6,5 @@ attestation hook), db / store (schema, migrations, transactions), verdict (re-sc
 clusters (batch-fraud links), drift, app (HTTP API), client (the signing client used by tools and tests), traffic,
 farms and bench (simulated traffic and benchmarks).
 """
+
+DEFAULT_DB = "sqlite:///build/service/cardlive.db"  # here, not in server.py, so the CLI's parser needs no SQLAlchemy

@@ -16,13 +16,12 @@ from sqlalchemy.engine import make_url
 
 from cardlive.errors import InputError, ParameterError
 from edge_models.weights import DEFAULT_WEIGHTS, load_weights
+from service import DEFAULT_DB
 from service.db import migrate, open_engine
 from service.keys import load_keys, write_dev_keys
 from service.profile import load_profile, resolve_profile_path
 from service.store import Store
 from service.verdict import ReferenceModel
-
-DEFAULT_DB = "sqlite:///build/service/cardlive.db"
 
 
 @dataclass(frozen=True)
