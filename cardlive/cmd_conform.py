@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 from cardlive.errors import InputError
+from cardlive.output import write_json_report
 
 RUNTIMES = ("pytorch", "onnxruntime", "litert", "mediapipe", "coreml")
 
@@ -91,8 +91,7 @@ def bench_conform(bundle: Path, out: Path, runtimes: tuple[str, ...] = RUNTIMES)
         "passed": result.passed,
         "checks": rows,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json_report(out, report)
     print(format_table(result))
     print(
         f"{report['total_vectors']} golden vectors ({counts}); suite {report['suite_seconds']} s "

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from cardlive.cmd_pipeline import DEFAULT_RECAPTURE
+from cardlive.output import write_json_report
 
 
 def _ovd_response(args: argparse.Namespace) -> int:
@@ -38,8 +39,7 @@ def _quad_sensitivity(args: argparse.Namespace) -> int:
     kwargs = {"limit": args.limit, "shifts": shifts, "seed": args.seed, "progress": not args.quiet}
     result = quad_sensitivity(load_weights(args.model), args.data, **kwargs)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
+        write_json_report(args.out, result)
     if args.json:
         print(json.dumps(result))
         return 0

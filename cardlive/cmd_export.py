@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from cardlive.errors import CardliveError, InputError
+from cardlive.output import write_json_report
 
 DEFAULT_BUNDLE = Path("build/bundle")
 DEFAULT_CACHE = Path("build/cache/calibration")
@@ -55,8 +55,7 @@ def _run_check(bundle: Path, data: Path | None, sequences: Path | None, report: 
         raise InputError("give a labelled folder: --data DIR (single frames) and/or --sequences DIR (tilt sequences)")
     result = quant_check(bundle, folders, progress=progress)
     print(format_check(result))
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(result, indent=2) + "\n")
+    write_json_report(report, result)
     print(f"report: {report}")
     return 0 if result["passed"] else 1
 

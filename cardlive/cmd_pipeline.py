@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from cardlive.errors import ParameterError
+from cardlive.output import write_json_report
 
 # the committed weights, named here so that building the parser does not import torch (edge_models.weights does)
 DEFAULT_RECAPTURE = Path(__file__).parents[1] / "edge_models" / "weights" / "recapture.pt"
@@ -90,8 +91,7 @@ def _glare_pairs(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"plot: {plot_glare_pairs(result, args.plot)}")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
+        write_json_report(args.out, result)
         print(f"report: {args.out}")
     return 0
 

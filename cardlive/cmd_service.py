@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cardlive.errors import ParameterError
+from cardlive.output import write_json_report
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -70,10 +71,7 @@ def _simulate_traffic(args: argparse.Namespace) -> int:
     result = run_traffic(config, progress=not args.quiet)
     print(format_traffic(result))
     if args.out:
-        import json
-
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        write_json_report(args.out, result)
         print(f"report: {args.out}")
     return 0
 

@@ -72,3 +72,15 @@ def test_cli_prints_the_table_and_writes_json(tmp_path: Path, capsys: pytest.Cap
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(out.read_text())["finder"]["away"]["lost_to_glare"] == 1
     assert main(["glare-pairs", "--with-glare", str(shiny), "--without-glare", str(shiny)]) != 0
+
+
+def test_cli_reports_an_unwritable_report_path_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shiny = _report(tmp_path / "a", [_row(0, "away", "retry", "blur")])
+    matte = _report(tmp_path / "b", [_row(0, "free", "accept")])
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    args = ["glare-pairs", "--with-glare", str(shiny), "--without-glare", str(matte)]
+    assert main([*args, "--out", str(blocker / "pairs.json")]) == 4
+    err = capsys.readouterr().err
+    assert "cannot write the report" in err
+    assert "Traceback" not in err
