@@ -241,8 +241,8 @@ def environment_shading(
 
 @lru_cache(maxsize=1)
 def _wavelength_lut() -> FloatArray:
-    """Linear RGB of 0..1023 nm in 1 nm steps."""
-    return wavelength_to_linear_rgb(np.arange(1024, dtype=np.float64))
+    """Linear RGB of 0..1023 nm in 1 nm steps (float32: it is gathered per texel, order and source offset)."""
+    return wavelength_to_linear_rgb(np.arange(1024, dtype=np.float64)).astype(np.float32)
 
 
 _ORDERS = ((1, 1.0), (2, 0.35), (3, 0.12))  # relative efficiencies of a shallow, roughly binary relief grating
@@ -283,15 +283,18 @@ def ovd_diffraction(
     along = np.abs(sx * cos_t + sy * sin_t)
     across = -sx * sin_t + sy * cos_t
     width = float(np.hypot(angular_spread, source_radius))
-    spread = (np.exp(-0.5 * (across / width) ** 2) * (angular_spread / width)).astype(np.float32)
+    spread = np.exp(np.float32(-0.5) * (across / np.float32(width)) ** 2)
     offsets = (0.0,) if source_radius == 0.0 else (-0.5 * source_radius, 0.0, 0.5 * source_radius)
     lut = _wavelength_lut()
-    out = np.zeros((*view.shape[:2], 3), dtype=np.float32)
+    # The spread does not depend on the order or the offset: sum the weighted spectra first, scale once.
+    spectra = np.zeros((*view.shape[:2], 3), dtype=np.float32)
     for order, weight in _ORDERS:
+        period_over_order = grating_period_nm.astype(np.float32) / np.float32(order)
         for offset in offsets:
-            lam = np.clip(grating_period_nm * np.abs(along + offset) / order, 0, 1023).astype(np.int32)
-            out += lut[lam] * (weight / len(offsets) * spread)[..., None]
-    return (out * np.float32(direct * efficiency)).astype(np.float32)
+            lam = np.minimum(period_over_order * np.abs(along + np.float32(offset)), np.float32(1023)).astype(np.int32)
+            spectra += lut[lam] * np.float32(weight / len(offsets))
+    scale = np.float32(direct * efficiency * angular_spread / width)
+    return np.asarray(spectra * (spread * scale)[..., None], dtype=np.float32)
 
 
 def environment_diffraction(
