@@ -267,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", type=_size, nargs="*", default=None, help="frame sizes (default both)")
     bench.add_argument("--n", type=int, default=200, help="cardfinder: simulated frames with a card (default 200)")
     bench.add_argument("--no-card", type=int, default=50, help="cardfinder: frames without a card (default 50)")
+    bench.add_argument(
+        "--frames",
+        type=Path,
+        default=None,
+        help="cardfinder: folder of rendered frames, read where it holds them and written where not (one seed)",
+    )
     bench.add_argument("--out", type=Path, default=DEFAULT_BENCH_OUT, help="JSON report path")
     bench.add_argument("--quiet", action="store_true")
     bench.set_defaults(handler=_bench)

@@ -130,7 +130,7 @@ def bench_target(args: argparse.Namespace) -> int:
     from edge_models.pipeline.bench import write_report
     from edge_models.pipeline.evaluate import evaluate_cardfinder
 
-    result = evaluate_cardfinder(args.seed, args.n, args.no_card, progress=not args.quiet)
+    result = evaluate_cardfinder(args.seed, args.n, args.no_card, progress=not args.quiet, frames=args.frames)
     for key, value in result.items():
         print(f"{key:<24}{value}")
     out = args.out if args.out.name != "simulate.json" else Path("build/bench/cardfinder.json")

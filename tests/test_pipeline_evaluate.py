@@ -6,12 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from capture_sim.capture import SimConfig
 from capture_sim.dataset import simulate
 from cardlive.cli import main
 from cardlive.errors import InputError
+from edge_models.pipeline import simframes
 from edge_models.pipeline.evaluate import evaluate_pipeline
 from edge_models.weights import DEFAULT_WEIGHTS
 
@@ -68,3 +70,34 @@ def test_candidate_weights_are_evaluated_and_named(two_folders: tuple[Path, Path
         json.loads((tmp_path / "d" / "report.json").read_text())["models"]["recapture"]["version"] == committed_version
     )
     assert main([*args, "--report", str(tmp_path / "e"), "--model", str(tmp_path / "missing.pt")]) == 3
+
+
+def test_frame_cache_renders_once_and_refuses_another_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    renders: list[str] = []
+    rng = np.random.default_rng(0)
+
+    def fake_card(seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+        renders.append(f"card {seed} {index}")
+        return rng.integers(0, 256, (24, 40, 3), dtype=np.uint8), rng.uniform(0, 40, (4, 2))
+
+    def fake_desk(seed: int, pair_id: int) -> np.ndarray:
+        renders.append(f"desk {seed} {pair_id}")
+        return rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+
+    monkeypatch.setattr(simframes, "card_frame", fake_card)
+    monkeypatch.setattr(simframes, "no_card_frame", fake_desk)
+    folder = tmp_path / "frames"
+    first = simframes.FrameCache(folder, 7)
+    rgb, quad = first.card_frame(3)
+    desk = first.no_card_frame(simframes.NO_CARD_BASE + 1)
+    again = simframes.FrameCache(folder, 7)
+    rgb2, quad2 = again.card_frame(3)
+    assert np.array_equal(rgb, rgb2)
+    assert np.array_equal(quad, quad2)
+    assert np.array_equal(desk, again.no_card_frame(simframes.NO_CARD_BASE + 1))
+    assert renders == ["card 7 3", f"desk 7 {simframes.NO_CARD_BASE + 1}"]
+    with pytest.raises(InputError, match="seed 7"):
+        simframes.FrameCache(folder, 8)
+    (folder / "seed.json").unlink()
+    with pytest.raises(InputError, match="unknown seed"):
+        simframes.FrameCache(folder, 7)

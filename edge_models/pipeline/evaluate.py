@@ -33,7 +33,7 @@ from edge_models.pipeline.gates import field_glare
 from edge_models.pipeline.quads import corner_error, rectify
 from edge_models.pipeline.references import MASK_SIZE, load_references
 from edge_models.pipeline.runner import CapturePipeline, Models
-from edge_models.pipeline.simframes import card_frame, no_card_frame
+from edge_models.pipeline.simframes import NO_CARD_BASE, FrameCache, card_frame, no_card_frame
 
 CORNER_TARGET = 0.015
 EXPECTED = {"genuine": ("accept", None), "screen": ("reject", "screen"), "print": ("reject", "print")}
@@ -156,15 +156,19 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def evaluate_cardfinder(seed: int, n: int, no_card: int, progress: bool = True) -> dict[str, Any]:
+def evaluate_cardfinder(
+    seed: int, n: int, no_card: int, progress: bool = True, frames: Path | None = None
+) -> dict[str, Any]:
     """Corner error of the card finder on n fresh simulated frames and false finds on no_card frames without a card.
+    `frames`: a FrameCache folder the frames are read from where it holds them and written to where it does not.
 
     The finder's learned card mask runs with one torch thread, as on a phone core (more threads than free cores
     make the tiny network slower, not faster)."""
     torch.set_num_threads(1)
+    cache = FrameCache(frames, seed) if frames is not None else None
     errors, times, found_templates = [], [], []
     for i in tqdm(range(n), desc="cardfinder", unit="frame", disable=not progress):
-        frame, truth = card_frame(seed, i)
+        frame, truth = cache.card_frame(i) if cache else card_frame(seed, i)
         start = time.perf_counter()
         det = find_card(frame)
         times.append(time.perf_counter() - start)
@@ -172,7 +176,8 @@ def evaluate_cardfinder(seed: int, n: int, no_card: int, progress: bool = True) 
         found_templates.append(det is not None)
     false_finds = 0
     for i in tqdm(range(no_card), desc="no-card", unit="frame", disable=not progress):
-        false_finds += find_card(no_card_frame(seed, 100_000 + i)) is not None
+        pair_id = NO_CARD_BASE + i
+        false_finds += find_card(cache.no_card_frame(pair_id) if cache else no_card_frame(seed, pair_id)) is not None
     e = np.array(errors)
     finite = e[np.isfinite(e)]
     return {
