@@ -74,18 +74,18 @@ def test_candidate_weights_are_evaluated_and_named(two_folders: tuple[Path, Path
 
 def test_frame_cache_renders_once_and_refuses_another_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     renders: list[str] = []
-    rng = np.random.default_rng(0)
+    real_card, real_desk = simframes.card_frame, simframes.no_card_frame
 
-    def fake_card(seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def counting_card(seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
         renders.append(f"card {seed} {index}")
-        return rng.integers(0, 256, (24, 40, 3), dtype=np.uint8), rng.uniform(0, 40, (4, 2))
+        return real_card(seed, index, size=(320, 180))
 
-    def fake_desk(seed: int, pair_id: int) -> np.ndarray:
+    def counting_desk(seed: int, pair_id: int) -> np.ndarray:
         renders.append(f"desk {seed} {pair_id}")
-        return rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+        return real_desk(seed, pair_id, size=(320, 180))
 
-    monkeypatch.setattr(simframes, "card_frame", fake_card)
-    monkeypatch.setattr(simframes, "no_card_frame", fake_desk)
+    monkeypatch.setattr(simframes, "card_frame", counting_card)
+    monkeypatch.setattr(simframes, "no_card_frame", counting_desk)
     folder = tmp_path / "frames"
     first = simframes.FrameCache(folder, 7)
     rgb, quad = first.card_frame(3)
