@@ -78,11 +78,11 @@ def test_frame_cache_renders_once_and_refuses_another_seed(tmp_path: Path, monke
 
     def counting_card(seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
         renders.append(f"card {seed} {index}")
-        return real_card(seed, index, size=(320, 180))
+        return real_card(seed, index)
 
     def counting_desk(seed: int, pair_id: int) -> np.ndarray:
         renders.append(f"desk {seed} {pair_id}")
-        return real_desk(seed, pair_id, size=(320, 180))
+        return real_desk(seed, pair_id)
 
     monkeypatch.setattr(simframes, "card_frame", counting_card)
     monkeypatch.setattr(simframes, "no_card_frame", counting_desk)
