@@ -36,23 +36,26 @@ def _shuffled_copy(data: Path, out: Path, seed: int) -> Path:
 
 
 def _fit_and_score(data: Path, test: Path, out: Path) -> dict:
-    config = TrainConfig(data=str(data), out=str(out / "model"), epochs=40, batch_size=8, lr=1e-2, val_fraction=0.2)
+    config = TrainConfig(data=str(data), out=str(out / "model"), epochs=40, batch_size=8, lr=3e-3, val_fraction=0.2)
     return evaluate(train(config, progress=False), test, "in-dist", out / "report", progress=False)
 
 
 @pytest.mark.slow
 def test_real_labels_beat_chance_and_shuffled_labels_do_not(tmp_path: Path) -> None:
     train_set, test_set = tmp_path / "train", tmp_path / "test"
-    simulate(train_set, 24, SimConfig(seed=41, species=SPECIES), progress=False)
-    simulate(test_set, 12, SimConfig(seed=42, species=SPECIES), progress=False)
+    simulate(train_set, 48, SimConfig(seed=41, species=SPECIES), progress=False)
+    simulate(test_set, 24, SimConfig(seed=42, species=SPECIES), progress=False)
     labels = [json.loads(line)["label"] for line in (test_set / "index.jsonl").read_text().splitlines()]
     chance = max(Counter(labels).values()) / len(labels)  # always answering the most frequent class
 
     real = _fit_and_score(train_set, test_set, tmp_path / "real")
     shuffled = _fit_and_score(_shuffled_copy(train_set, tmp_path / "shuffled", seed=0), test_set, tmp_path / "shuf")
 
-    # "beats chance", one criterion for both runs: 3+ more held-out captures right than always answering the most
-    # frequent class, and an EER of at most 30 % (12 held-out captures make both coarse).
+    # "beats chance", one criterion for both runs: a quarter more of the held-out captures right (6 of 24) than always
+    # answering the most frequent class, and an EER of at most 30 % (24 held-out captures make both coarse). The
+    # learning rate is the committed recipe's: 24 training captures at 1e-2 were too few and too fast for the
+    # 83k-parameter recapture 0.4.0 (real labels: accuracy 0.67 but EER 0.5); 48 at 3e-3: accuracy 0.67, EER 0.25
+    # (shuffled: 0.21, 0.375).
     def beats_chance(result: dict) -> bool:
         return result["accuracy"] >= chance + 0.25 and result["pad"]["eer"] <= 0.3
 
