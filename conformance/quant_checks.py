@@ -4,14 +4,17 @@ Why a structural check beside the numeric ones: per-tensor int8 on depthwise lay
 BN-folded weights differ by 3-10x here, 100x+ in larger nets) silently drops small channels to a few levels. On
 this project's small models the numeric damage on the golden set is of the same order as per-channel int8 noise
 (measured: recapture max |delta| 0.015-0.05 vs 0.02 per-channel), so a tolerance alone cannot tell it apart
-reliably; the file itself can. LiteRT: every DEPTHWISE_CONV_2D filter tensor of an int8 model must carry one scale
-per output channel. ONNX QDQ: every Conv with group == input channels (> 1) must take its weight through a
-DequantizeLinear whose scale has one value per output channel.
+reliably; the file itself can. LiteRT: every int8 DEPTHWISE_CONV_2D filter tensor of an int8 model must carry one
+scale per output channel (filters kept in float are not quantised and not checked). ONNX QDQ: every Conv with
+group == input channels (> 1) must take its weight through a DequantizeLinear whose scale has one value per output
+channel.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 Detail = tuple[str, bool, str]
 
@@ -26,6 +29,8 @@ def _litert(path: Path) -> list[Detail]:
         if op["op_name"] != "DEPTHWISE_CONV_2D":
             continue
         weight = tensors[op["inputs"][1]]
+        if weight["dtype"] not in (np.int8, np.uint8):
+            continue  # a layer the export keeps in float (bundle.INT8_FLOAT_MODULES) has no int8 scales to check
         channels = int(weight["shape"][-1])
         scales = len(weight["quantization_parameters"]["scales"])
         ok = scales == channels

@@ -45,10 +45,12 @@ TARGETS = ("tflite", "coreml", "onnx")
 DEFAULT_MODEL_VERSION = "0.1.0"
 ATTACK_SCORE = {"recapture": "1 - P(genuine)", "ovd": "1 - P(real OVD)"}
 CHECK_SAMPLES = 4
-# The final linear classifier of each model stays float in the int8 files (579 and 65 weights): chosen on the
-# training captures of seed 110 (recapture 0.2.0, 2,400 captures: LiteRT 8 vs 9 decision flips, ONNX equal flips
-# and max |delta score| 0.029 vs 0.038), then measured on the held-out set (README); ovd follows by analogy.
-INT8_FLOAT_MODULES = {"recapture": ("head",), "ovd": ("score_head",)}
+# The final classifier of each model stays float in the int8 files: chosen on the training captures of seed 110
+# (recapture 0.2.0, 2,400 captures: LiteRT 8 vs 9 decision flips, ONNX equal flips and max |delta score| 0.029 vs
+# 0.038), then measured on the held-out set (README); ovd follows by analogy. Recapture 0.4.0 also keeps the global
+# trunk's last block in float, its lowest-SQNR layer (25.7 dB in reports/recapture.onnx_int8_layers.json): all int8,
+# its release bundle missed the 0.1 conformance ceiling (max |delta| 0.104; 0.081-0.090 with the block in float).
+INT8_FLOAT_MODULES = {"recapture": ("global_trunk.4", "head"), "ovd": ("score_head",)}
 Hook = Callable[[Path], None]
 
 
