@@ -288,8 +288,9 @@ def ovd_diffraction(
     lut = _wavelength_lut()
     # The spread does not depend on the order or the offset: sum the weighted spectra first, scale once.
     spectra = np.zeros((*view.shape[:2], 3), dtype=np.float32)
+    period = grating_period_nm.astype(np.float32)
     for order, weight in _ORDERS:
-        period_over_order = grating_period_nm.astype(np.float32) / np.float32(order)
+        period_over_order = period / np.float32(order)
         for offset in offsets:
             lam = np.minimum(period_over_order * np.abs(along + np.float32(offset)), np.float32(1023)).astype(np.int32)
             spectra += lut[lam] * np.float32(weight / len(offsets))

@@ -101,3 +101,12 @@ def test_frame_cache_renders_once_and_refuses_another_seed(tmp_path: Path, monke
     (folder / "seed.json").unlink()
     with pytest.raises(InputError, match="unknown seed"):
         simframes.FrameCache(folder, 7)
+
+
+def test_frame_cache_reports_a_frame_it_cannot_write(tmp_path: Path) -> None:
+    from cardlive.errors import OutputError
+
+    cache = simframes.FrameCache(tmp_path / "frames", 7)
+    (tmp_path / "frames" / "0000.png").mkdir()  # a folder where the frame's file should go
+    with pytest.raises(OutputError, match="could not write the cached frame"):
+        cache.card_frame(0)

@@ -21,7 +21,8 @@ from capture_sim.capture import SimConfig, render_capture
 from capture_sim.rng import make_rng
 from capture_sim.sampler import sample_scene
 from capture_sim.scene.background import render_background
-from cardlive.errors import InputError
+from cardlive.errors import InputError, OutputError
+from edge_models.images import load_rgb
 
 NO_CARD_BASE = 100_000  # no-card frames' pair ids start here, clear of the card frames' indices
 
@@ -73,7 +74,7 @@ class FrameCache:
     def card_frame(self, index: int) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
         png, truth = self.folder / f"{index:04d}.png", self.folder / f"{index:04d}.json"
         if png.exists() and truth.exists():
-            return _read(png), np.asarray(json.loads(truth.read_text()), np.float64)
+            return load_rgb(png), np.asarray(json.loads(truth.read_text()), np.float64)
         rgb, quad = card_frame(self.seed, index)
         _write(png, rgb)
         truth.write_text(json.dumps(quad.tolist()))
@@ -82,18 +83,12 @@ class FrameCache:
     def no_card_frame(self, pair_id: int) -> NDArray[np.uint8]:
         png = self.folder / f"e{pair_id - NO_CARD_BASE:04d}.png"
         if png.exists():
-            return _read(png)
+            return load_rgb(png)
         rgb = no_card_frame(self.seed, pair_id)
         _write(png, rgb)
         return rgb
 
 
-def _read(path: Path) -> NDArray[np.uint8]:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise InputError(f"{path} is not a readable image")
-    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.uint8)
-
-
 def _write(path: Path, rgb: NDArray[np.uint8]) -> None:
-    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OutputError(f"could not write the cached frame {path}")
