@@ -37,3 +37,9 @@ class NotBuiltError(CardliveError):
     """A stage of the product that this version does not contain yet."""
 
     exit_code = 6
+
+
+class ConversionError(CardliveError):
+    """A model could not be converted to a runtime's file format (e.g. an op the converter cannot lower)."""
+
+    exit_code = 7

@@ -26,12 +26,16 @@ import os
 import sys
 import tempfile
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from cardlive.errors import ConversionError
 
 os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
 
@@ -48,8 +52,19 @@ def export_litert_fp32(model: nn.Module, example: np.ndarray, path: Path) -> Pat
     import litert_torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    litert_torch.convert(model.eval(), _example(example)).export(str(path))
+    with _conversion(path):
+        litert_torch.convert(model.eval(), _example(example)).export(str(path))
     return path
+
+
+@contextmanager
+def _conversion(path: Path) -> Iterator[None]:
+    """Turns a converter failure (an op without a lowering, say) into one line naming the file and the cause."""
+    try:
+        yield
+    except Exception as exc:  # the converter raises RuntimeError, ValueError, KeyError... for unsupported graphs
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConversionError(f"LiteRT conversion of {path.name} failed: {cause}") from exc
 
 
 def in_float_module(node: Any, float_modules: tuple[str, ...]) -> bool:
@@ -152,7 +167,8 @@ def export_litert_int8(
             prepared(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
     converted = convert_pt2e(prepared, fold_quantize=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    litert_torch.convert(converted, example, quant_config=QuantConfig(pt2e_quantizer=quantizer)).export(str(path))
+    with _conversion(path):
+        litert_torch.convert(converted, example, quant_config=QuantConfig(pt2e_quantizer=quantizer)).export(str(path))
     return path
 
 

@@ -188,3 +188,15 @@ def test_batchnorm_folding_is_exact_and_a_broken_fold_is_caught(model: str) -> N
         for conv in (m for m in folded.modules() if isinstance(m, torch.nn.Conv2d) and m.bias is not None):
             conv.bias.add_(0.5)  # type: ignore[union-attr]
     assert max_output_difference(loaded.model, folded, x) > 1e-3
+
+
+def test_a_graph_the_converter_cannot_lower_is_one_clear_error_and_a_lowerable_one_converts(tmp_path: Path) -> None:
+    from cardlive.errors import ConversionError
+    from quantize.litert_export import export_litert_fp32
+
+    example = np.zeros((1, 3, 10, 16), np.float32)
+    adaptive = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveMaxPool2d(1))
+    with pytest.raises(ConversionError, match=r"LiteRT conversion of adaptive\.tflite failed"):
+        export_litert_fp32(adaptive, example, tmp_path / "adaptive.tflite")
+    fixed = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.MaxPool2d((8, 14)))  # the same pooling, static
+    assert export_litert_fp32(fixed, example, tmp_path / "fixed.tflite").stat().st_size > 0
