@@ -10,6 +10,7 @@ recapture model's job.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from cardlive.errors import InputError
-from edge_models.augment import jittered_quad
+from edge_models.augment import JITTER_LIMIT, jittered_quad
 from edge_models.datasets import SequenceRecord, read_index_folder, split_folders
 from edge_models.images import load_rgb
 from edge_models.models.ovd import SequenceLayout
@@ -29,6 +30,8 @@ from edge_models.preprocess import InputSpec, global_view
 
 OVD_SPEC = InputSpec(global_size=(128, 80), global_margin_mm=0.0)
 GLARE_CELL = 8  # the ovd model's glare map is 1/8 of the crop in each direction
+TILT_CHECK_TORCH = True  # the tilt check runs with the phone's torch on (docs/integration.md); the ovd model is
+# trained, calibrated and evaluated on such sequences (`cardlive simulate --torch`)
 
 
 @dataclass(frozen=True)
@@ -152,30 +155,70 @@ class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
 
 
 FROZEN_OVD_SPECIES = "frozen_ovd"
+FREEZE_MIN_RESPONSE = 3.0  # genuine sequences whose OVD moves less than this get no frozen copy
 
 
-def freeze_ovd(frames: NDArray[np.uint8], ovd: NDArray[np.bool_], source: int) -> NDArray[np.uint8]:
-    """The sequence with its OVD region showing frame `source`'s state in every frame (the rest untouched)."""
-    frozen = frames.copy()
-    frozen[:, ovd] = frames[source][ovd][None]
-    return frozen
+def _noise_level(frame: NDArray[np.float32], where: NDArray[np.bool_]) -> float:
+    """Robust per-pixel noise sigma of one frame over `where`: the median absolute deviation of its finest detail
+    (text edges are a minority of pixels and do not move the median)."""
+    detail = (frame - cv2.GaussianBlur(frame, (0, 0), 1.0))[where]
+    return float(1.4826 * np.median(np.abs(detail - np.median(detail))))
 
 
-def with_frozen_ovd(dataset: FolderSequences, seed: int) -> FolderSequences:
-    """A copy of `dataset` plus, per genuine sequence with an OVD mask, a copy whose OVD is frozen at one frame
-    (seeded), labelled 0 with species "frozen_ovd", in the same group.
+def freeze_ovd(frames: NDArray[np.uint8], ovd: NDArray[np.bool_], source: int, seed: int = 0) -> NDArray[np.uint8]:
+    """The sequence with its OVD region showing frame `source`'s state in every frame, as printed ink would.
+
+    Each frame's OVD region is the source frame's, scaled by how the rest of the card's brightness changed from the
+    source to that frame (a print is lit like the card it sits on), plus fresh noise at the level measured on the
+    rest of that frame (seeded by `seed` and `source`). Copying the source's pixels outright would leave a patch
+    without temporal noise, a tell no real print or replay has; keeping each frame's own fine detail instead would
+    keep a real foil's fine, angle-dependent structure, so it would not be frozen.
+    """
+    pixels = frames.astype(np.float32)
+    outside = ~ovd
+    rng = np.random.default_rng([seed, source])
+    frozen = pixels.copy()
+    source_level = pixels[source][outside].mean(axis=0)
+    inside = int(ovd.sum())
+    for t in range(len(frames)):
+        gain = pixels[t][outside].mean(axis=0) / np.maximum(source_level, 1.0)
+        noise = rng.normal(0.0, _noise_level(pixels[t], outside), (inside, 3)) if t != source else 0.0
+        frozen[t][ovd] = pixels[source][ovd] * gain + noise
+    return np.clip(np.rint(frozen), 0, 255).astype(np.uint8)
+
+
+def _grow(mask: NDArray[np.bool_], radius: int) -> NDArray[np.bool_]:
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    return np.asarray(cv2.dilate(mask.astype(np.uint8), kernel), dtype=bool)
+
+
+def with_frozen_ovd(dataset: FolderSequences, seed: int, min_response: float = FREEZE_MIN_RESPONSE) -> FolderSequences:
+    """A copy of `dataset` plus, per genuine sequence whose OVD visibly responds, a copy whose OVD is frozen at one
+    frame (seeded), labelled 0 with species "frozen_ovd", in the same group.
 
     This is the attack the ovd model exists for: a card image that beats the texture checks but whose hologram does
     not respond to the tilt. Without these negatives the model learned to tell genuine from attack sequences by their
     static appearance (freezing every genuine frame still left 82 % of them accepted).
+
+    Two things keep the negatives from teaching a shortcut instead. A genuine sequence whose OVD barely changes
+    (response ratio below `min_response`, `edge_models.ovd_response`) gets no copy: frozen, it would be the same
+    sequence under the opposite label. And the quad-jittered variants are frozen too (with the OVD region grown by
+    the jitter's reach), so "exactly rectified" cannot stand for "frozen".
     """
+    from edge_models.ovd_response import response_ratio  # ovd_response imports this module
+
     extra = []
     for index, sample in enumerate(dataset.samples):
         if sample.label != 1.0 or sample.ovd is None or not sample.ovd.any():
             continue
+        ratio = response_ratio(sample.frames, sample.ovd, sample.glare)
+        if ratio is None or ratio < min_response:
+            continue
         source = int(np.random.default_rng([seed, index]).integers(len(sample.frames)))
-        frames = freeze_ovd(sample.frames, sample.ovd, source)
-        extra.append(SequenceSample(frames, sample.glare, 0.0, FROZEN_OVD_SPECIES, sample.group, sample.ovd))
+        frames = freeze_ovd(sample.frames, sample.ovd, source, seed)
+        grown_ovd = _grow(sample.ovd, math.ceil(JITTER_LIMIT * math.hypot(*sample.ovd.shape)))
+        variants = tuple(freeze_ovd(v, grown_ovd, source, seed) for v in sample.variants)
+        extra.append(SequenceSample(frames, sample.glare, 0.0, FROZEN_OVD_SPECIES, sample.group, sample.ovd, variants))
     grown = copy.copy(dataset)
     grown.samples = [*dataset.samples, *extra]
     return grown

@@ -25,14 +25,41 @@ def _sequence(label: float, seed: int, changing: bool) -> SequenceSample:
     return SequenceSample(frames, glare, label, "genuine" if label else "laser_am", f"g{seed}", ovd)
 
 
-def test_freezing_copies_one_frame_into_the_ovd_region_only() -> None:
-    sample = _sequence(1.0, 0, changing=True)
-    sample.frames[:, 0, 0] = np.arange(8)[:, None]  # outside the OVD: differs per frame
-    frozen = freeze_ovd(sample.frames, sample.ovd, source=3)  # type: ignore[arg-type]
-    assert np.array_equal(frozen[:, 0, 0], sample.frames[:, 0, 0])
+def _lit_noisy_sequence(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A card whose OVD changes colour per frame, lit brighter frame by frame, with camera noise everywhere."""
+    rng = np.random.default_rng(seed)
+    ovd = np.zeros((80, 128), bool)
+    ovd[20:44, 30:62] = True
+    frames = np.zeros((8, 80, 128, 3), np.float32)
     for t in range(8):
-        assert np.array_equal(frozen[t][sample.ovd], sample.frames[3][sample.ovd])
-    assert not np.array_equal(sample.frames[0][sample.ovd], sample.frames[3][sample.ovd])
+        frames[t] = 100.0
+        frames[t][ovd] = rng.uniform(40, 200, 3)
+        frames[t] *= 1.0 + 0.04 * t
+    frames += rng.normal(0, 3, frames.shape)
+    return np.clip(np.rint(frames), 0, 255).astype(np.uint8), ovd
+
+
+def test_freezing_gives_the_ovd_one_frames_colour_lit_like_the_card_with_fresh_noise_per_frame() -> None:
+    frames, ovd = _lit_noisy_sequence(0)
+    frozen = freeze_ovd(frames, ovd, source=3)
+    assert np.array_equal(frozen[:, ~ovd], frames[:, ~ovd])
+    inner = np.zeros_like(ovd)
+    inner[26:38, 36:56] = True  # away from the region's edge, where the coarse colour mixes with the card
+    colour = frozen[:, inner].astype(float).mean(axis=1)  # (T, 3)
+    brightness = np.array([1.0 + 0.04 * t for t in range(8)])
+    expected = frames[3][inner].astype(float).mean(axis=0)[None] * (brightness / brightness[3])[:, None]
+    assert np.abs(colour - expected).max() < 3.0
+    original = frames[:, inner].astype(float).mean(axis=1)
+    assert np.abs(original - original[3]).max() > 20  # the foil did change: freezing is not a no-op
+    noise_inside = (frozen[:, inner].astype(float) - colour[:, None]).std()
+    outside = frames[:, ~ovd].astype(float)
+    noise_outside = (outside - outside.mean(axis=1, keepdims=True)).std()
+    assert 0.6 * noise_outside < noise_inside < 1.6 * noise_outside
+    copied = frames.copy()
+    copied[:, ovd] = frames[3][ovd][None]  # negative control: a plain copy leaves no temporal noise inside
+    assert copied[:, inner].astype(float).std(axis=0).max() == 0.0
+    flat = frozen[:, inner].astype(float) / brightness[:, None, None]  # the card's lighting divided out
+    assert flat.std(axis=0).mean() > 0.5 * noise_outside
 
 
 def test_frozen_copies_are_attacks_in_the_same_group_and_seeded() -> None:
@@ -49,6 +76,35 @@ def test_frozen_copies_are_attacks_in_the_same_group_and_seeded() -> None:
     assert [s.group for s in added] == ["g1", "g3"]
     again = with_frozen_ovd(dataset, seed=5)  # type: ignore[arg-type]
     assert all(np.array_equal(a.frames, b.frames) for a, b in zip(added, again.samples[3:], strict=True))
+
+
+def test_a_genuine_sequence_whose_ovd_does_not_move_gets_no_frozen_copy() -> None:
+    class Holder:
+        def __init__(self) -> None:
+            self.samples = [_sequence(1.0, 1, changing=False), _sequence(1.0, 2, changing=True)]
+
+    grown = with_frozen_ovd(Holder(), seed=5)  # type: ignore[arg-type]
+    assert [s.group for s in grown.samples[2:]] == ["g2"]  # frozen, "g1" would be itself under the opposite label
+
+
+def test_the_jittered_variants_of_a_frozen_copy_are_frozen_too() -> None:
+    frames, ovd = _lit_noisy_sequence(4)
+    shifted = np.roll(frames, 2, axis=2)  # a variant whose crop sits 2 px off
+    glare = np.zeros((8, 10, 16), np.float32)
+    sample = SequenceSample(frames, glare, 1.0, "genuine", "g4", ovd, (shifted,))
+    holder = type("Holder", (), {"samples": [sample]})()
+    copy = with_frozen_ovd(holder, seed=5).samples[1]  # type: ignore[arg-type]
+    assert len(copy.variants) == 1
+    inner = np.zeros_like(ovd)
+    inner[26:38, 38:58] = True  # the shifted OVD's interior
+    brightness = np.array([1.0 + 0.04 * t for t in range(8)])
+
+    def spread(sequence: np.ndarray) -> float:
+        colour = sequence[:, inner].astype(float).mean(axis=1) / brightness[:, None]
+        return float(np.abs(colour - colour.mean(axis=0)).max())
+
+    assert spread(copy.variants[0]) < 3.0
+    assert spread(shifted) > 20.0  # negative control: the variant as it was
 
 
 class _TemporalChange(nn.Module):
