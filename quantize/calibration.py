@@ -3,7 +3,8 @@
 Coverage is by construction, not by chance: sample i is rendered with the species `ALL_SPECIES[i % 9]` (genuine and
 all eight attack families, round robin), as capture `i // 9` of a SimConfig restricted to that species, so every
 class and family appears once `count >= 9`. recapture samples are mosaics (288 x 256, the model input); ovd samples
-are 8-frame tilt sequences rectified with the OVD spec (edge_models.ovd_data.align_sequence).
+are 8-frame tilt sequences rectified with the OVD spec (edge_models.ovd_data.align_sequence), lit by the phone's
+torch as the tilt check captures them (edge_models.ovd_data.TILT_CHECK_TORCH).
 
 Rendering costs about a second per frame on this machine, so a calibration set is cached as an .npz keyed by model,
 seed, count, frames and spec digest (`cache_dir`); the cache is only an accelerator, the key fully determines content.
@@ -33,7 +34,7 @@ from capture_sim.species import ALL_SPECIES
 from cardlive.errors import ParameterError
 from edge_models.models.ovd import SequenceLayout
 from edge_models.mosaic import RECAPTURE_SPEC, build_mosaic
-from edge_models.ovd_data import OVD_SPEC, align_sequence
+from edge_models.ovd_data import OVD_SPEC, TILT_CHECK_TORCH, align_sequence
 
 DEFAULT_COUNTS = {"recapture": 256, "ovd": 32}
 DEFAULT_SEED = 7001
@@ -66,7 +67,10 @@ class Calibration:
 
 def _render_sample(model: str, seed: int, index: int, frames: int) -> tuple[np.ndarray, str]:
     species = ALL_SPECIES[index % len(ALL_SPECIES)]
-    config = SimConfig(seed=seed, species=(species,), frames=frames if model == "ovd" else 1)
+    sequence = model == "ovd"
+    config = SimConfig(
+        seed=seed, species=(species,), frames=frames if sequence else 1, torch=sequence and TILT_CHECK_TORCH
+    )
     capture = render_capture(config, index // len(ALL_SPECIES))
     if model == "recapture":
         frame = capture.frames[0]
@@ -92,7 +96,8 @@ def simulate_calibration(
     spec = RECAPTURE_SPEC if model == "recapture" else OVD_SPEC
     cache = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / f"{model}_s{seed}_n{count}_f{frames}_{spec.digest()[:12]}.npz"
+        lit = "_torch" if model == "ovd" and TILT_CHECK_TORCH else ""
+        cache = Path(cache_dir) / f"{model}_s{seed}_n{count}_f{frames}{lit}_{spec.digest()[:12]}.npz"
         if cache.exists():
             stored = np.load(cache)
             names = tuple(str(s) for s in stored["species"])

@@ -17,7 +17,18 @@ from edge_models.models.ovd import SequenceLayout
 from edge_models.models.recapture import LABELS, MosaicLayout
 from edge_models.ovd_baseline import ovd_baseline
 
-ALLOWED = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU6, nn.Linear, nn.AdaptiveAvgPool2d, nn.Sequential, nn.ModuleList)
+# fixed-window pooling converts to every runtime; adaptive *max* pooling has no litert-torch lowering
+ALLOWED = (
+    nn.Conv2d,
+    nn.BatchNorm2d,
+    nn.ReLU6,
+    nn.Linear,
+    nn.AdaptiveAvgPool2d,
+    nn.AvgPool2d,
+    nn.MaxPool2d,
+    nn.Sequential,
+    nn.ModuleList,
+)
 PARAM_BUDGET = {"recapture": 250_000, "ovd": 250_000}
 
 
@@ -50,13 +61,14 @@ def test_model_fits_its_size_budget(name: str) -> None:
 def test_model_uses_only_quantisation_friendly_layers(name: str) -> None:
     model = create_model(name)
     custom = {type(m).__name__ for m in model.modules() if not isinstance(m, ALLOWED)}
-    assert custom <= {"RecaptureNet", "OvdNet", "ConvBnRelu", "SeparableBlock", "InputNorm"}, custom
+    assert custom <= {"RecaptureNet", "OvdNet", "ConvBnRelu", "SeparableBlock", "InputNorm", "ColourChange"}, custom
 
 
 def test_a_forbidden_layer_is_caught() -> None:
-    """Negative control for the check above: a hard-swish would be reported."""
-    model = nn.Sequential(nn.Conv2d(3, 3, 1), nn.Hardswish())
-    assert any(not isinstance(m, ALLOWED) for m in model.modules())
+    """Negative control for the check above: a hard-swish or an adaptive max pool would be reported."""
+    for forbidden in (nn.Hardswish(), nn.AdaptiveMaxPool2d(1)):
+        model = nn.Sequential(nn.Conv2d(3, 3, 1), forbidden)
+        assert any(not isinstance(m, ALLOWED) for m in model.modules())
 
 
 def test_recapture_returns_probabilities_over_the_three_labels() -> None:
@@ -132,3 +144,36 @@ def test_model_bench_reports_every_model_and_the_preprocessing(tmp_path: Path) -
     assert report["threads"] == 1
     assert len(report["rows"]) == len(rows)
     assert "median ms" in format_model_table(rows)
+
+
+def test_the_ovd_peak_pool_covers_the_whole_temporal_grid() -> None:
+    from edge_models.models.ovd import OvdNet
+
+    net = OvdNet().eval()
+    grid = torch.rand(2, 64, 5, 8)  # the temporal block's output for the default 80 x 128 crops
+    assert torch.equal(net.peak_pool(grid), grid.amax(dim=(2, 3), keepdim=True))
+    frames = torch.rand(1, 8, 80, 128, 3) * 255
+    with torch.no_grad():
+        temporal = net.temporal(torch.zeros(1, 102, 10, 16))
+    assert temporal.shape[2:] == (5, 8)
+    assert net(frames)[0].shape == (1, 1)
+
+
+def test_the_colour_change_branch_sees_a_hue_sweep_in_chroma_and_a_brightness_change_only_in_colour() -> None:
+    from edge_models.models.ovd import ColourChange
+
+    branch = ColourChange()
+    grey = torch.zeros(8, 3, 16, 16)
+    brighter = grey + torch.linspace(-0.5, 0.5, 8)[:, None, None, None]  # the same grey, lit more each frame
+    hue = grey.clone()
+    hue[:, 0] = torch.linspace(-0.5, 0.5, 8)[:, None, None]  # red rising, green and blue falling: same mean
+    hue[:, 1] = hue[:, 2] = -hue[:, 0] / 2
+    for name, frames in (("brightness", brighter), ("hue", hue)):
+        out = branch(frames, 8)
+        assert out.shape == (1, 6, 2, 2)
+        colour, chroma = out[0, :3].max(), out[0, 3:].max()
+        assert colour > 0.5
+        if name == "brightness":
+            assert chroma < 1e-5  # a change of brightness alone moves no chroma
+        else:
+            assert chroma > 1.0

@@ -1,7 +1,8 @@
 """Building blocks restricted to ops that quantise well to int8 and convert to TFLite and CoreML.
 
-Conv2d + BatchNorm2d (folded at export) + ReLU6, depthwise-separable convolutions, average pooling, linear layers.
-No hard-swish, no GELU, no LayerNorm, no dynamic shapes.
+Conv2d + BatchNorm2d (folded at export) + ReLU6, depthwise-separable convolutions, average pooling, max pooling over a
+fixed window, linear layers. No hard-swish, no GELU, no LayerNorm, no dynamic shapes, no adaptive max pooling
+(litert-torch cannot lower it).
 """
 
 from __future__ import annotations
