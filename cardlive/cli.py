@@ -336,9 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--frozen-ovd",
         action="store_true",
-        help="ovd: add, per genuine sequence, a copy whose OVD region is frozen at one frame, as an attack "
-        "(species frozen_ovd; training only, thresholds stay on the real attacks), so the model must read the "
-        "hologram's response",
+        help="ovd: add, per genuine sequence whose OVD visibly moves, a copy whose OVD region is frozen at one "
+        "frame (lit like the card, fresh noise), as an attack (species frozen_ovd; training only, thresholds stay "
+        "on the real attacks), so the model must read the hologram's response (edge_models/weights/ovd.md)",
     )
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(handler=_train)
