@@ -65,12 +65,14 @@ class Calibration:
         return [self.inputs[i : i + 1] for i in range(n)]
 
 
+def _torch_lit(model: str) -> bool:
+    """Whether `model`'s calibration captures are lit by the phone's torch (the ovd tilt check's protocol)."""
+    return model == "ovd" and TILT_CHECK_TORCH
+
+
 def _render_sample(model: str, seed: int, index: int, frames: int) -> tuple[np.ndarray, str]:
     species = ALL_SPECIES[index % len(ALL_SPECIES)]
-    sequence = model == "ovd"
-    config = SimConfig(
-        seed=seed, species=(species,), frames=frames if sequence else 1, torch=sequence and TILT_CHECK_TORCH
-    )
+    config = SimConfig(seed=seed, species=(species,), frames=frames if model == "ovd" else 1, torch=_torch_lit(model))
     capture = render_capture(config, index // len(ALL_SPECIES))
     if model == "recapture":
         frame = capture.frames[0]
@@ -96,7 +98,7 @@ def simulate_calibration(
     spec = RECAPTURE_SPEC if model == "recapture" else OVD_SPEC
     cache = None
     if cache_dir is not None:
-        lit = "_torch" if model == "ovd" and TILT_CHECK_TORCH else ""
+        lit = "_torch" if _torch_lit(model) else ""
         cache = Path(cache_dir) / f"{model}_s{seed}_n{count}_f{frames}{lit}_{spec.digest()[:12]}.npz"
         if cache.exists():
             stored = np.load(cache)
