@@ -125,18 +125,31 @@ def dedupe(quads: list[Quad]) -> list[Quad]:
     return kept
 
 
+def _frame_borders(h: int, w: int) -> list[tuple[float, float, float]]:
+    """The frame's four borders as lines (theta, rho, no support), one working pixel outside the frame."""
+    return [(0.0, -1.0, 0.0), (0.0, w + 1.0, 0.0), (np.pi / 2, -1.0, 0.0), (np.pi / 2, h + 1.0, 0.0)]
+
+
 def line_candidates(
-    segs: NDArray[np.float64], edges: NDArray[np.uint8], keep: int, max_lines: int = _MAX_LINES
+    segs: NDArray[np.float64],
+    edges: NDArray[np.uint8],
+    keep: int,
+    max_lines: int = _MAX_LINES,
+    borders: bool = False,
 ) -> list[Quad]:
-    """Quads from two pairs of near-parallel edge lines, best edge support first."""
+    """Quads from two pairs of near-parallel edge lines, best edge support first. `borders`: a frame border may
+    stand in for one side (a card running off the frame; the finder's aspect repair then slides that side out)."""
     if len(segs) < 4:
         return []
     lines = _merge_lines(segs)[:max_lines]
     h, w = edges.shape
+    n_edge_lines = len(lines)
+    if borders:
+        lines += _frame_borders(h, w)
     min_side = 0.08 * min(h, w)
     pairs = [
         (i, j)
-        for i in range(len(lines))
+        for i in range(n_edge_lines)  # two frame borders are never a pair
         for j in range(i + 1, len(lines))
         if _angle_diff(lines[i][0], lines[j][0]) < np.radians(20.0) and _separation(lines[i], lines[j]) > min_side
     ]
@@ -149,7 +162,8 @@ def line_candidates(
     cross_angle = np.abs(theta[p1[:, 0]] - theta[p2[:, 0]]) % np.pi
     cross_angle = np.minimum(cross_angle, np.pi - cross_angle)
     distinct = (p1[:, 0] != p2[:, 0]) & (p1[:, 0] != p2[:, 1]) & (p1[:, 1] != p2[:, 0]) & (p1[:, 1] != p2[:, 1])
-    ok = distinct & (cross_angle > np.radians(50.0))
+    one_border_at_most = ((p1 >= n_edge_lines).sum(axis=1) + (p2 >= n_edge_lines).sum(axis=1)) <= 1
+    ok = distinct & one_border_at_most & (cross_angle > np.radians(50.0))
     p1, p2 = p1[ok], p2[ok]
     if len(p1) == 0:
         return []
@@ -199,14 +213,14 @@ def mask_candidates(prob: NDArray[np.float32], small: NDArray[np.uint8] | None =
         return []
     outline = np.asarray(cv2.Canny(binary, 50, 150), np.uint8)
     min_len = 0.06 * min(binary.shape)
-    found = line_candidates(_hough(outline, 20, min_len, 10), outline, _MASK_KEEP)
+    found = line_candidates(_hough(outline, 20, min_len, 10), outline, _MASK_KEEP, borders=True)
     if small is not None:
         band = np.asarray(cv2.dilate(outline, np.ones((2 * _BAND + 1, 2 * _BAND + 1), np.uint8)))
         low = np.asarray(cv2.Canny(cv2.GaussianBlur(small, (5, 5), 0), *_LOW_CANNY), np.uint8)
         edges = np.asarray(np.bitwise_and(low, band), np.uint8)
         segs = _hough(edges, 25, min_len, 8)
         longest = np.argsort(-np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1]))[:_MAX_BAND_SEGMENTS]
-        found += line_candidates(segs[longest], edges, KEEP, _BAND_LINES)
+        found += line_candidates(segs[longest], edges, KEEP, _BAND_LINES, borders=True)
     contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if contours:
         hull = cv2.convexHull(max(contours, key=cv2.contourArea))

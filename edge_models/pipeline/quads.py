@@ -17,6 +17,8 @@ from edge_models.preprocess import ID1_SIZE_MM
 Quad = NDArray[np.float64]
 CARD_W_MM, CARD_H_MM = ID1_SIZE_MM
 CARD_ASPECT = CARD_W_MM / CARD_H_MM
+MIN_INSIDE = 0.7  # share of a card inside the frame for the finder to report it (matched over that part alone)
+BORDER_MARGIN = 3.0  # px: an edge this close to the frame's border may be the border itself
 ASSUMED_HFOV_DEG = 67.0  # a typical phone main camera (60-75 degrees); only used to estimate aspect and tilt
 
 
@@ -110,6 +112,14 @@ def inside_fraction(quad: Quad, width: int, height: int) -> float:
     return float(min(1.0, inter / total))
 
 
+def off_frame_sides(quad: Quad, width: int, height: int, margin: float = BORDER_MARGIN) -> tuple[int, ...]:
+    """Sides (k: corners k, k+1) whose midpoint lies outside the frame or within `margin` px of its border."""
+    mid = 0.5 * (quad + np.roll(quad, -1, axis=0))
+    x, y = mid[:, 0], mid[:, 1]
+    outside = (x < margin) | (x > width - margin) | (y < margin) | (y > height - margin)
+    return tuple(int(k) for k in np.flatnonzero(outside))
+
+
 def corner_error(found: Quad, truth: Quad) -> float:
     """Mean corner distance as a share of the true card diagonal (the card finder's accuracy measure)."""
     t = np.asarray(truth, np.float64)
@@ -132,16 +142,16 @@ def _slide_side(quad: Quad, k: int, s: float) -> Quad:
     return q
 
 
-def aspect_repairs(quad: Quad, width: int, height: int) -> list[Quad]:
-    """For each side whose slide can reach it, the quad with that side slid until the rectified aspect is ID-1's
-    (bisection on the slide): right when the three other sides are on the card's outline, and a side on an inner
-    band or running off the frame is usually the odd one out."""
+def aspect_repairs(quad: Quad, width: int, height: int, sides: tuple[int, ...] = (0, 1, 2, 3)) -> list[Quad]:
+    """For each of `sides` whose slide can reach it, the quad with that side slid until the rectified aspect is
+    ID-1's (bisection on the slide): right when the three other sides are on the card's outline, and a side on an
+    inner band or running off the frame is usually the odd one out."""
 
     def off(k: int, s: float) -> float:
         return aspect_error(rectified_aspect(_slide_side(quad, k, s), width, height))
 
     repairs = []
-    for k in range(4):
+    for k in sides:
         lo, hi = 0.6, 1.6
         f_lo = off(k, lo)
         if f_lo * off(k, hi) > 0:

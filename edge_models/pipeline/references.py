@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cardlive.errors import InputError
+from edge_models.pipeline.quads import MIN_INSIDE, Quad, clockwise, long_side_first, rectify
 
 REFERENCES_PATH = Path(__file__).parent / "references.npz"
 THUMB_SIZE = (86, 54)
@@ -49,6 +50,50 @@ def normalise_thumb(grey: NDArray[np.floating]) -> NDArray[np.float32]:
     high -= high.mean()
     norm = float(np.linalg.norm(high))
     return np.asarray(high / norm if norm > 1e-6 else high, dtype=np.float32)
+
+
+def masked_correlations(
+    thumbs: NDArray[np.float32], grey: NDArray[np.floating], valid: NDArray[np.bool_]
+) -> NDArray[np.float32]:
+    """Correlation of a grey thumbnail with every reference over its `valid` pixels only (a card running off the
+    frame): the same smooth-shading removal as normalise_thumb with the blur renormalised by the valid share, then
+    both sides re-centred and normalised over the valid pixels. (T,) values in -1..1."""
+    m = valid.astype(np.float32)
+    g = np.asarray(grey, np.float32) * m
+    local = cv2.GaussianBlur(g, (0, 0), 6.0) / np.maximum(cv2.GaussianBlur(m, (0, 0), 6.0), 1e-3)
+    count = max(float(m.sum()), 1.0)
+    high = (g - local) * m
+    high -= m * float(high.sum()) / count
+    refs = thumbs * m
+    refs -= m * (refs.sum(axis=(1, 2), keepdims=True) / count)
+    norms = np.linalg.norm(refs, axis=(1, 2)) * max(float(np.linalg.norm(high)), 1e-6)
+    return np.asarray(np.tensordot(refs, high, axes=([1, 2], [0, 1])) / np.maximum(norms, 1e-6), np.float32)
+
+
+def orient(
+    grey_small: NDArray[np.uint8], quad: Quad, scale: float, refs: CardReferences
+) -> tuple[Quad, str | None, float]:
+    """Roll the quad so it starts at the card's upright top-left, by template correlation at 0 / 180 degrees."""
+    q = long_side_first(clockwise(quad))
+    big_size = (THUMB_SIZE[0] * 2, THUMB_SIZE[1] * 2)
+    big = rectify(grey_small, q, big_size, scale)
+    grey = np.asarray(cv2.resize(big.astype(np.float32), THUMB_SIZE, interpolation=cv2.INTER_AREA), np.float32)
+    h, w = grey_small.shape
+    valid = None
+    if not np.all((q * scale >= 0) & (q * scale <= [w, h])):
+        inside = rectify(np.full_like(grey_small, 255), q, big_size, scale).astype(np.float32)
+        valid = cv2.resize(inside, THUMB_SIZE, interpolation=cv2.INTER_AREA) > 254.0
+    if valid is not None and valid.mean() >= MIN_INSIDE:
+        upright = masked_correlations(refs.thumbs, grey, valid)
+        flipped = masked_correlations(refs.thumbs, grey[::-1, ::-1], valid[::-1, ::-1])
+    else:  # the card is inside the frame, or so little of it that the part inside cannot name a template
+        thumb = normalise_thumb(grey)
+        upright = np.tensordot(refs.thumbs, thumb, axes=([1, 2], [0, 1]))
+        flipped = np.tensordot(refs.thumbs, thumb[::-1, ::-1], axes=([1, 2], [0, 1]))
+    k = int(np.argmax(np.maximum(upright, flipped)))
+    if flipped[k] > upright[k]:
+        q = np.asarray(np.roll(q, -2, axis=0))
+    return q, refs.template_ids[k], float(max(upright[k], flipped[k]))
 
 
 def build_references(out: Path = REFERENCES_PATH) -> Path:
