@@ -71,9 +71,7 @@ def run_bench(
         baseline_s: list[float] = []
         for pair in range(pairs):
             scene = sample_scene(seed, pair, size)
-            appearance.card_artwork.cache_clear()
-            appearance.albedo_linear.cache_clear()
-            appearance.scan_content.cache_clear()
+            appearance.clear_caches()
             t0 = time.perf_counter()
             appearance.card_artwork(scene.template_id, scene.identity_seed)
             appearance.albedo_linear(scene.template_id, scene.identity_seed)

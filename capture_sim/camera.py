@@ -270,6 +270,19 @@ def _separable_signal(image: FloatArray, sigma: float, scale: int, gain: float) 
     return np.asarray(cv2.resize(horizontal, size, interpolation=cv2.INTER_NEAREST))  # columns 0, s, 2s, ...
 
 
+def _phase_image(image: FloatArray, ry: int, rx: int, scale: int) -> FloatArray:
+    """image[ry::scale, rx::scale] as a contiguous array. OpenCV's nearest-neighbour resizes pick source column
+    floor(j s) (INTER_NEAREST) and floor((j + 1/2) s) (INTER_NEAREST_EXACT) exactly: a plain copy, faster than
+    numpy's strided one."""
+    rows = image[ry::scale]
+    size = (image.shape[1] // scale, rows.shape[0])
+    if rx == 0:
+        return _f32(cv2.resize(rows, size, interpolation=cv2.INTER_NEAREST))
+    if rx == scale // 2:
+        return _f32(cv2.resize(rows, size, interpolation=cv2.INTER_NEAREST_EXACT))
+    return np.ascontiguousarray(rows[:, rx::scale])
+
+
 def _composite_signal(image: FloatArray, kernel: NDArray[np.float64], scale: int, gain: float) -> FloatArray:
     """Any PSF + pixel integration, by polyphase correlation at sensor resolution: pixel (i, j) = sum over the
     phases (ry, rx) and (u, v) of w[s u + ry, s v + rx] x[s (i + u) + ry, s (j + v) + rx]; small sub-kernels
@@ -282,7 +295,7 @@ def _composite_signal(image: FloatArray, kernel: NDArray[np.float64], scale: int
         total: FloatArray | None = None
         for ry in range(scale):
             for rx in range(scale):
-                phase = np.ascontiguousarray(image[ry::scale, rx::scale])
+                phase = _phase_image(image, ry, rx, scale)
                 part = _f32(cv2.filter2D(phase, -1, sub[:, ry, :, rx], anchor=(anchor, anchor), borderType=_BORDER))
                 total = part if total is None else _f32(cv2.add(total, part, dst=total))
         assert total is not None
@@ -313,12 +326,14 @@ def _composite_signal(image: FloatArray, kernel: NDArray[np.float64], scale: int
 
 
 @register_op("camera.sensor_signal")
-def sensor_signal(radiance: FloatArray, scale: int, params: CameraParams) -> FloatArray:
-    """Optics + pixel integration + exposure: the (H, W, 3) signal in fractions of full well (no CFA)."""
+def sensor_signal(radiance: FloatArray, scale: int, params: CameraParams, exposure_gain: float = 1.0) -> FloatArray:
+    """Optics + pixel integration + exposure: the (H, W, 3) signal in fractions of full well (no CFA).
+
+    exposure_gain scales the radiance (auto-exposure); it is folded into the filter weights."""
     check_int_range("scale", scale, 1, 4)
     image = _as_float_image(radiance)
     _check_multiple(image, scale)
-    gain = FULL_WELL_WHITE * params.exposure
+    gain = FULL_WELL_WHITE * params.exposure * exposure_gain
     if _has_extra_blur(params):
         return _composite_signal(image, optics_kernel(params, scale).astype(np.float64), scale, gain)
     return _separable_signal(image, params.psf_sigma_px * scale, scale, gain)
@@ -326,10 +341,12 @@ def sensor_signal(radiance: FloatArray, scale: int, params: CameraParams) -> Flo
 
 @register_op("camera.photograph")
 def photograph(
-    radiance: FloatArray, scale: int, params: CameraParams, rng: np.random.Generator
+    radiance: FloatArray, scale: int, params: CameraParams, rng: np.random.Generator, exposure_gain: float = 1.0
 ) -> tuple[NDArray[np.uint8], bytes]:
-    """The whole camera: supersampled radiance (sH, sW, 3) -> (decoded uint8 RGB (H, W, 3), JPEG bytes)."""
-    raw_rgb = np.asarray(cv2.transform(sensor_signal(radiance, scale, params), colour_response(params)), np.float32)
+    """The whole camera: supersampled radiance (sH, sW, 3) times exposure_gain -> (decoded uint8 RGB (H, W, 3),
+    JPEG bytes)."""
+    signal = sensor_signal(radiance, scale, params, exposure_gain)
+    raw_rgb = np.asarray(cv2.transform(signal, colour_response(params)), np.float32)
     raw = add_sensor_noise(bayer_mosaic(raw_rgb, params.bayer_phase), params, rng)
     frame_bgr = isp_finish_u16(demosaic_u16(raw, params.bayer_phase, params.demosaic), params, bgr=True)
     data = encode_jpeg_bgr(frame_bgr, params.jpeg_quality, params.video)

@@ -43,6 +43,17 @@ def linear_to_srgb(linear: NDArray[np.floating]) -> FloatArray:
     return _ENCODE_LUT[index.astype(np.int32)]
 
 
+_ENCODE_U8 = np.round(_ENCODE_LUT * 255.0).astype(np.uint8)
+
+
+def linear_to_srgb_u8(linear: NDArray[np.floating]) -> NDArray[np.uint8]:
+    """round(linear_to_srgb(linear) * 255) as uint8, from one table lookup."""
+    index = np.clip(linear, 0.0, 1.0)
+    index *= np.float32(_ENCODE_STEPS)
+    index += np.float32(0.5)
+    return _ENCODE_U8[index.astype(np.int32)]
+
+
 def _g(x: NDArray[np.float64], mu: float, s1: float, s2: float) -> NDArray[np.float64]:
     sigma = np.where(x < mu, s1, s2)
     return np.asarray(np.exp(-0.5 * ((x - mu) / sigma) ** 2))

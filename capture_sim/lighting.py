@@ -8,14 +8,15 @@ L pointing from the surface to the light, V from the surface to the camera.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
-from capture_sim.color import blackbody_linear_rgb, wavelength_to_linear_rgb
+from capture_sim.color import blackbody_linear_rgb
 from capture_sim.geometry import PlaneFrame, Pose, plane_to_camera
+from capture_sim.grating import ANGULAR_SPREAD, EFFICIENCY, Grating, diffracted, plane_axes
 from capture_sim.ops import register_op
 from capture_sim.validation import check_range
 
@@ -170,6 +171,63 @@ def surface_geometry(
     )
 
 
+def _power(x: FloatArray, exponent: float) -> FloatArray:
+    """x ** exponent for x in [0, 1] as exp(exponent log x): numpy vectorises exp and log, not pow."""
+    with np.errstate(divide="ignore"):
+        out = np.log(x)
+    out *= np.float32(exponent)
+    return np.exp(out, out=out)
+
+
+def _pow5(x: FloatArray) -> FloatArray:
+    x2 = x * x
+    x2 *= x2
+    x2 *= x
+    return x2
+
+
+@dataclass(frozen=True)
+class _ViewTerms:
+    """What every source's lobe needs of a surface's view vectors: V.N and V.V per texel."""
+
+    view: FloatArray
+    normal: FloatArray
+    v_dot_n: FloatArray
+    v_dot_v: FloatArray
+
+    @classmethod
+    def of(cls, geometry: SurfaceGeometry) -> _ViewTerms:
+        n = geometry.normal.astype(np.float32)
+        view = geometry.view
+        return cls(view, n, view @ n, np.einsum("...i,...i->...", view, view))
+
+    def half_terms(self, lvec: NDArray[np.float32]) -> tuple[float, FloatArray, FloatArray]:
+        """N.L, and per texel N.H and V.H of the half vector H = (V + L) / |V + L| (dot products expanded)."""
+        l_dot_n = float(self.normal @ lvec)
+        v_dot_l = self.view @ lvec
+        length = v_dot_l * np.float32(2.0)
+        length += self.v_dot_v
+        length += np.float32(lvec @ lvec)
+        np.sqrt(length, out=length)
+        n_dot_h = self.v_dot_n + np.float32(l_dot_n)
+        n_dot_h /= length
+        v_dot_l += self.v_dot_v
+        v_dot_l /= length
+        np.clip(n_dot_h, 0.0, 1.0, out=n_dot_h)
+        np.clip(v_dot_l, 0.0, 1.0, out=v_dot_l)
+        return max(l_dot_n, 0.0), n_dot_h, v_dot_l
+
+
+def _lobe(strength: float, n_dot_h: FloatArray, v_dot_h: FloatArray, shininess: float, f0: float) -> FloatArray:
+    """strength x energy-normalised Blinn-Phong lobe x Schlick's Fresnel term."""
+    fresnel = _pow5(np.float32(1.0) - v_dot_h)
+    fresnel *= np.float32(1.0 - f0)
+    fresnel += np.float32(f0)
+    fresnel *= np.float32(strength * (shininess + 8.0) / 8.0)
+    fresnel *= _power(n_dot_h, shininess)
+    return fresnel
+
+
 @register_op("lighting.blinn_phong")
 def blinn_phong(
     geometry: SurfaceGeometry, direct: float, ambient: float, shininess: float, f0: float
@@ -181,18 +239,10 @@ def blinn_phong(
     """
     check_range("shininess", shininess, 1.0, 20000.0)
     check_range("f0", f0, 0.0, 1.0)
-    n = geometry.normal.astype(np.float32)
-    lvec = geometry.light.astype(np.float32)
-    n_dot_l = max(float(n @ lvec), 0.0)
-    half = geometry.view + lvec
-    half /= np.linalg.norm(half, axis=-1, keepdims=True)
-    n_dot_h = np.clip(half @ n, 0.0, 1.0)
-    v_dot_h = np.clip((geometry.view * half).sum(axis=-1), 0.0, 1.0)
-    fresnel = f0 + (1.0 - f0) * (1.0 - v_dot_h) ** 5
-    norm = (shininess + 8.0) / 8.0
-    specular = direct * n_dot_l * norm * fresnel * n_dot_h**shininess
+    n_dot_l, n_dot_h, v_dot_h = _ViewTerms.of(geometry).half_terms(geometry.light.astype(np.float32))
+    specular = _lobe(direct * n_dot_l, n_dot_h, v_dot_h, shininess, f0)
     diffuse = np.full(n_dot_h.shape, ambient + direct * n_dot_l, dtype=np.float32)
-    return diffuse, specular.astype(np.float32)
+    return diffuse, specular
 
 
 def area_shininess(shininess: float, radius_rad: float) -> float:
@@ -202,6 +252,12 @@ def area_shininess(shininess: float, radius_rad: float) -> float:
     spreads the light direction with variance r^2/4 per axis, the half vector with a quarter of that.
     """
     return float(1.0 / (1.0 / shininess + radius_rad**2 / 16.0))
+
+
+def _torch_terms(terms: _ViewTerms, distance_mm: FloatArray, torch: float) -> tuple[FloatArray, FloatArray]:
+    cos_i = np.clip(terms.v_dot_n, 0.0, 1.0)
+    irradiance = np.float32(torch) * (np.float32(TORCH_REFERENCE_MM) / distance_mm) ** 2 * cos_i
+    return irradiance.astype(np.float32, copy=False), cos_i
 
 
 @register_op("lighting.torch_shading")
@@ -214,38 +270,44 @@ def torch_shading(
     at normal incidence (f0), and the irradiance falls off with the square of the distance.
     """
     check_range("shininess", shininess, 1.0, 20000.0)
-    cos_i = np.clip(geometry.view @ geometry.normal.astype(np.float32), 0.0, 1.0)
-    irradiance = np.float32(torch) * (np.float32(TORCH_REFERENCE_MM) / geometry.distance_mm) ** 2 * cos_i
+    irradiance, cos_i = _torch_terms(_ViewTerms.of(geometry), geometry.distance_mm, torch)
     norm = (shininess + 8.0) / 8.0
-    specular = irradiance * np.float32(norm * f0) * cos_i**shininess
-    return irradiance.astype(np.float32), specular.astype(np.float32)
+    specular = irradiance * np.float32(norm * f0) * _power(cos_i, shininess)
+    return irradiance, specular.astype(np.float32, copy=False)
+
+
+def environment_lobes(
+    geometry: SurfaceGeometry, light: LightParams, lobes: tuple[tuple[float, float], ...], ambient: bool = True
+) -> tuple[FloatArray, list[FloatArray]]:
+    """Diffuse factor and one specular radiance per (shininess, f0) lobe, summed over the main light, every area
+    light (each with its broadened lobe) and the torch. The lobes share each source's half vectors."""
+    for shininess, f0 in lobes:
+        check_range("shininess", shininess, 1.0, 20000.0)
+        check_range("f0", f0, 0.0, 1.0)
+    terms = _ViewTerms.of(geometry)
+    n_dot_l, n_dot_h, v_dot_h = terms.half_terms(light.direction.astype(np.float32))
+    base = (light.ambient if ambient else 0.0) + light.direct * n_dot_l
+    diffuse = np.full(n_dot_h.shape, base, dtype=np.float32)
+    specular = [_lobe(light.direct * n_dot_l, n_dot_h, v_dot_h, s, f0) for s, f0 in lobes]
+    for area in light.area:
+        n_dot_l, n_dot_h, v_dot_h = terms.half_terms(area.direction.astype(np.float32))
+        diffuse += np.float32(area.strength * n_dot_l)
+        for out, (s, f0) in zip(specular, lobes, strict=True):
+            out += _lobe(area.strength * n_dot_l, n_dot_h, v_dot_h, area_shininess(s, area.radius_rad), f0)
+    if light.torch > 0.0:
+        irradiance, cos_i = _torch_terms(terms, geometry.distance_mm, light.torch)
+        diffuse += irradiance
+        for out, (s, f0) in zip(specular, lobes, strict=True):
+            out += irradiance * np.float32((s + 8.0) / 8.0 * f0) * _power(cos_i, s)
+    return diffuse, specular
 
 
 def environment_shading(
     geometry: SurfaceGeometry, light: LightParams, shininess: float, f0: float, ambient: bool = True
 ) -> tuple[FloatArray, FloatArray]:
     """blinn_phong summed over the main light and every area light (each with its broadened lobe), plus the torch."""
-    diffuse, specular = blinn_phong(geometry, light.direct, light.ambient if ambient else 0.0, shininess, f0)
-    for area in light.area:
-        d, s = blinn_phong(
-            replace(geometry, light=area.direction), area.strength, 0.0, area_shininess(shininess, area.radius_rad), f0
-        )
-        diffuse += d
-        specular += s
-    if light.torch > 0.0:
-        d, s = torch_shading(geometry, light.torch, shininess, f0)
-        diffuse += d
-        specular += s
+    diffuse, (specular,) = environment_lobes(geometry, light, ((shininess, f0),), ambient)
     return diffuse, specular
-
-
-@lru_cache(maxsize=1)
-def _wavelength_lut() -> FloatArray:
-    """Linear RGB of 0..1023 nm in 1 nm steps (float32: it is gathered per texel, order and source offset)."""
-    return wavelength_to_linear_rgb(np.arange(1024, dtype=np.float64)).astype(np.float32)
-
-
-_ORDERS = ((1, 1.0), (2, 0.35), (3, 0.12))  # relative efficiencies of a shallow, roughly binary relief grating
 
 
 @register_op("lighting.ovd_diffraction")
@@ -257,8 +319,8 @@ def ovd_diffraction(
     grating_period_nm: FloatArray,
     in_plane_x: NDArray[np.float64],
     direct: float,
-    angular_spread: float = 0.18,
-    efficiency: float = 2.5,
+    angular_spread: float = ANGULAR_SPREAD,
+    efficiency: float = EFFICIENCY,
     source_radius: float = 0.0,
 ) -> FloatArray:
     """Radiance diffracted towards the camera by a reflection grating (the OVD foil), per texel.
@@ -268,34 +330,31 @@ def ovd_diffraction(
     so the component of (L + V) along B = N x T must be small: a Gaussian of width `angular_spread` models a
     compact lamp's extent and the foil's micro-curvature. A source of angular radius `source_radius` widens that
     Gaussian (same diffracted power, lower peak) and mixes the wavelengths of its extent along T (paler colours).
-    view: (h, w, 3); light: (3,) or per texel (h, w, 3); grating arrays (h, w); in_plane_x: the plane's x axis.
+    view: (..., 3); light: (3,) or per texel (..., 3); grating arrays (...); in_plane_x: the plane's x axis.
     """
     check_range("angular_spread", angular_spread, 0.01, 1.0)
     check_range("source_radius", source_radius, 0.0, 1.0)
-    n = normal.astype(np.float32)
-    ex = in_plane_x.astype(np.float32)
-    ey = np.cross(n, ex).astype(np.float32)
-    s = view + light.astype(np.float32)  # L + V
-    sx = s @ ex
-    sy = s @ ey
-    cos_t = np.cos(grating_angle)
-    sin_t = np.sin(grating_angle)
-    along = np.abs(sx * cos_t + sy * sin_t)
-    across = -sx * sin_t + sy * cos_t
-    width = float(np.hypot(angular_spread, source_radius))
-    spread = np.exp(np.float32(-0.5) * (across / np.float32(width)) ** 2)
-    offsets = (0.0,) if source_radius == 0.0 else (-0.5 * source_radius, 0.0, 0.5 * source_radius)
-    lut = _wavelength_lut()
-    # The spread does not depend on the order or the offset: sum the weighted spectra first, scale once.
-    spectra = np.zeros((*view.shape[:2], 3), dtype=np.float32)
-    period = grating_period_nm.astype(np.float32)
-    for order, weight in _ORDERS:
-        period_over_order = period / np.float32(order)
-        for offset in offsets:
-            lam = np.minimum(period_over_order * np.abs(along + np.float32(offset)), np.float32(1023)).astype(np.int32)
-            spectra += lut[lam] * np.float32(weight / len(offsets))
-    scale = np.float32(direct * efficiency * angular_spread / width)
-    return np.asarray(spectra * (spread * scale)[..., None], dtype=np.float32)
+    grating = Grating.of(grating_angle, grating_period_nm)
+    axes = plane_axes(normal, in_plane_x)
+    return diffracted(view, light, axes, grating, direct, angular_spread, efficiency, source_radius)
+
+
+def grating_radiance(
+    view: FloatArray,
+    light: LightParams,
+    normal: NDArray[np.float64],
+    grating: Grating,
+    in_plane_x: NDArray[np.float64],
+    distance_mm: float,
+) -> FloatArray:
+    """ovd_diffraction summed over the main light, every area light and the torch (L = V at every texel)."""
+    axes = plane_axes(normal, in_plane_x)
+    out = diffracted(view, light.direction, axes, grating, light.direct)
+    for area in light.area:
+        out += diffracted(view, area.direction, axes, grating, area.strength, source_radius=area.radius_rad)
+    if light.torch > 0.0:
+        out += diffracted(view, view, axes, grating, light.torch_irradiance(distance_mm))
+    return out
 
 
 def environment_diffraction(
@@ -308,20 +367,5 @@ def environment_diffraction(
     distance_mm: float,
 ) -> FloatArray:
     """ovd_diffraction summed over the main light, every area light and the torch (L = V at every texel)."""
-    out = ovd_diffraction(view, light.direction, normal, grating_angle, grating_period_nm, in_plane_x, light.direct)
-    for area in light.area:
-        out += ovd_diffraction(
-            view,
-            area.direction,
-            normal,
-            grating_angle,
-            grating_period_nm,
-            in_plane_x,
-            area.strength,
-            source_radius=area.radius_rad,
-        )
-    if light.torch > 0.0:
-        out += ovd_diffraction(
-            view, view, normal, grating_angle, grating_period_nm, in_plane_x, light.torch_irradiance(distance_mm)
-        )
-    return out
+    grating = Grating.of(grating_angle, grating_period_nm)
+    return grating_radiance(view, light, normal, grating, in_plane_x, distance_mm)

@@ -48,6 +48,7 @@ from capture_sim.surfaces import (
     back_outline,
     composite,
     outline_points,
+    planes3,
     shading,
     slab_edge,
     visible,
@@ -95,7 +96,7 @@ def render_frame(
         shadow = card_drop_shadow(
             quad, cam.width, cam.height, scene.shadow_offset_px, scene.shadow_blur_px, scene.shadow_strength
         )
-        background *= shadow[..., None]
+        background *= planes3(shadow)
     if not scene.on_desk:
         background *= np.float32(0.7)
     radiance: FloatArray = np.asarray(
@@ -115,13 +116,12 @@ def render_frame(
 
     card_lum = _card_luminance(radiance, quad * s)
     gain = float(np.clip(scene.ae_target / max(card_lum, 1e-4), 0.2, 5.0))
-    radiance *= np.float32(gain)
-    rgb, jpeg = photograph(radiance, s, scene.camera, camera_rng)
+    rgb, jpeg = photograph(radiance, s, scene.camera, camera_rng, exposure_gain=gain)
 
     glare = np.zeros((cam.height, cam.width), dtype=np.uint8)
     if not roi.empty:
         h, w = roi.shape
-        spec = spec_roi.reshape(h // s, s, w // s, s).mean(axis=(1, 3)) * gain
+        spec = cv2.resize(spec_roi, (w // s, h // s), interpolation=cv2.INTER_AREA) * gain  # s x s block means
         glare[roi.y0 // s : roi.y1 // s, roi.x0 // s : roi.x1 // s] = np.where(spec > GLARE_THRESHOLD, 255, 0)
     return FrameRender(rgb, jpeg, quad, _ovd_mask(scene, pose, cam), glare)
 
@@ -188,8 +188,8 @@ def _draw_genuine(
     rad = appearance.card_radiance(
         art, albedo, pose, scene.light, scene.laminate_shininess, scene.laminate_f0, laminate_glare
     )
-    both = sample_grid(np.dstack([rad.radiance, rad.specular]), samples, 0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
-    layer, spec = np.ascontiguousarray(both[..., :3]), both[..., 3]
+    both = sample_grid(rad.rgbs, samples, 0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+    layer, spec = np.asarray(cv2.cvtColor(both, cv2.COLOR_RGBA2RGB), np.float32), both[..., 3]
     cover = rounded_rect_coverage(h_plane, roi, surf.x0, surf.y0, surf.x1, surf.y1, surf.corner_mm)
     composite(radiance[roi.slices()], layer, cover)
     return Drawn(roi, spec * cover, outline)
@@ -249,17 +249,18 @@ def _draw_screen(
     emission = screen_emission(fb, pixels.x_mm, pixels.y_mm, pixels.footprint_mm, panel, (ax * ppmm, ay * ppmm))
     rows = np.arange(roi.y0, roi.y1) // (cam_s.width // scene.width)
     gain = pwm_row_gain(rows, panel, scene.exposure_s, scene.line_time_s, scene.shutter_phase)
-    emission *= gain.astype(np.float32)[:, None, None]
+    if np.any(gain != 1.0):
+        emission *= gain.astype(np.float32)[:, None, None]
     in_active = rounded_rect_coverage(h_plane, roi, active.x0, active.y0, active.x1, active.y1, 0.0)
     shininess = float(np.exp(np.log(2000.0) * (1.0 - panel.matte_haze) + np.log(40.0) * panel.matte_haze))
     diffuse, spec = shading(dev_pose, scene, device, w_mm, h_mm, shininess, panel.glass_reflectance)
     rect_px = [(v + o) * ppmm for v, o in ((device.x0, ax), (device.y0, ay), (device.x1, ax), (device.y1, ay))]
-    spec_s = sample_grid(spec, pixels, *rect_px)
+    spec_s = sample_grid(spec, pixels, *rect_px)  # one-channel remaps: OpenCV interpolates them more finely
     diff_s = sample_grid(diffuse, pixels, *rect_px)
     glass_albedo = np.float32(0.01 + 0.03 * panel.matte_haze)  # diffuse reflectance over the active area
     surface_albedo = np.float32(0.04) + (glass_albedo - np.float32(0.04)) * in_active  # bezel: 0.04
     reflected = surface_albedo * diff_s + spec_s
-    lit = cv2.merge([reflected * np.float32(c) for c in scene.light.rgb])
+    lit = cv2.transform(reflected[..., None], scene.light.rgb.reshape(3, 1))  # reflected x light colour
     emission += lit  # emission is 0 outside the active area (the bezel)
     cover = rounded_rect_coverage(h_plane, roi, device.x0, device.y0, device.x1, device.y1, device.corner_mm)
     composite(radiance[roi.slices()], emission, cover)
@@ -292,8 +293,8 @@ def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, po
     diffuse, spec = shading(pose, scene, sheet, CARD_WIDTH_MM, CARD_HEIGHT_MM, shininess, f0)
     diff_s = sample_grid(diffuse, samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
     spec_s = sample_grid(spec, samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
-    reflect *= diff_s[..., None]
-    reflect += spec_s[..., None]
+    reflect *= planes3(diff_s)
+    reflect += planes3(spec_s)
     layer = np.asarray(cv2.multiply(reflect, (*(float(c) for c in scene.light.rgb), 0.0)), dtype=np.float32)
     composite(radiance[roi.slices()], layer, cover)
     hold = outline_points(h_plane, sheet) if params.sheet == "cut" else None
@@ -319,5 +320,5 @@ def _draw_hand(
         return np.asarray(cv2.resize(np.ascontiguousarray(a), size, interpolation=cv2.INTER_LINEAR), np.float32)
 
     region = radiance[y0 * s : y1 * s, x0 * s : x1 * s]
-    region *= up(shadow[y0:y1, x0:x1])[..., None]
+    region *= planes3(up(shadow[y0:y1, x0:x1]))
     composite(region, up(rgb[y0:y1, x0:x1]) * np.float32(level) * scene.light.rgb, up(alpha[y0:y1, x0:x1]))
