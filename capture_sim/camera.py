@@ -270,17 +270,13 @@ def _separable_signal(image: FloatArray, sigma: float, scale: int, gain: float) 
     return np.asarray(cv2.resize(horizontal, size, interpolation=cv2.INTER_NEAREST))  # columns 0, s, 2s, ...
 
 
-def _phase_image(image: FloatArray, ry: int, rx: int, scale: int) -> FloatArray:
-    """image[ry::scale, rx::scale] as a contiguous array. OpenCV's nearest-neighbour resizes pick source column
-    floor(j s) (INTER_NEAREST) and floor((j + 1/2) s) (INTER_NEAREST_EXACT) exactly: a plain copy, faster than
-    numpy's strided one."""
-    rows = image[ry::scale]
-    size = (image.shape[1] // scale, rows.shape[0])
-    if rx == 0:
-        return _f32(cv2.resize(rows, size, interpolation=cv2.INTER_NEAREST))
-    if rx == scale // 2:
-        return _f32(cv2.resize(rows, size, interpolation=cv2.INTER_NEAREST_EXACT))
-    return np.ascontiguousarray(rows[:, rx::scale])
+def _column_phases(rows: FloatArray, scale: int) -> list[FloatArray]:
+    """rows[:, rx::scale] for every rx as contiguous arrays, in one pass: a row of `scale` x W pixels is a row of
+    W pixels with 3 x scale channels."""
+    h, w = rows.shape[0], rows.shape[1] // scale
+    out = [np.empty((h, w, 3), dtype=np.float32) for _ in range(scale)]
+    cv2.mixChannels([rows.reshape(h, w, 3 * scale)], out, [c for c in range(3 * scale) for _ in range(2)])
+    return out
 
 
 def _composite_signal(image: FloatArray, kernel: NDArray[np.float64], scale: int, gain: float) -> FloatArray:
@@ -294,8 +290,7 @@ def _composite_signal(image: FloatArray, kernel: NDArray[np.float64], scale: int
     if nq <= _DIRECT_MAX:  # small sub-kernels: direct correlation of each phase image
         total: FloatArray | None = None
         for ry in range(scale):
-            for rx in range(scale):
-                phase = _phase_image(image, ry, rx, scale)
+            for rx, phase in enumerate(_column_phases(image[ry::scale], scale)):
                 part = _f32(cv2.filter2D(phase, -1, sub[:, ry, :, rx], anchor=(anchor, anchor), borderType=_BORDER))
                 total = part if total is None else _f32(cv2.add(total, part, dst=total))
         assert total is not None

@@ -51,7 +51,7 @@ def linear_to_srgb_u8(linear: NDArray[np.floating]) -> NDArray[np.uint8]:
     index = np.clip(linear, 0.0, 1.0)
     index *= np.float32(_ENCODE_STEPS)
     index += np.float32(0.5)
-    return _ENCODE_U8[index.astype(np.int32)]
+    return _ENCODE_U8[index.astype(np.uint16)]  # 16-bit indices (<= 65535.5 truncates to 65535): a faster gather
 
 
 def _g(x: NDArray[np.float64], mu: float, s1: float, s2: float) -> NDArray[np.float64]:

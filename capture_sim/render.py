@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capture_sim import appearance
+from capture_sim.allocator import recycle_frame_buffers
 from capture_sim.camera import photograph
 from capture_sim.color import luminance
 from capture_sim.geometry import (
@@ -34,12 +35,13 @@ from capture_sim.planes import (
     rounded_rect_coverage,
     sample_bent_plane,
     sample_grid,
+    sample_grids,
     sample_plane,
 )
 from capture_sim.presentation.printing import print_reflectance, sheet_size_mm
 from capture_sim.presentation.screen import framebuffer, pwm_row_gain, screen_emission
 from capture_sim.sampler import Presentation, SceneParams
-from capture_sim.scene.background import render_background
+from capture_sim.scene.background import shared_background
 from capture_sim.scene.hand import card_drop_shadow, render_hand
 from capture_sim.surfaces import (
     Drawn,
@@ -57,6 +59,7 @@ from capture_sim.surfaces import (
 FloatArray = NDArray[np.float32]
 DEVICE_THICKNESS_MM = 8.0
 GLARE_THRESHOLD = 0.5  # specular radiance above half of the exposed diffuse white counts as glare
+_BLOCK_ROWS = 32
 HOLDABLE_WIDTH_MM = 320.0  # phones and tablets are held up to the camera; laptops and monitors stand on the desk
 
 
@@ -82,6 +85,7 @@ def render_frame(
 
     laminate_glare=False removes the genuine card's specular reflection (and so its glare mask) and nothing else:
     the same scene with and without glare isolates what the highlight does to the pipeline."""
+    recycle_frame_buffers()
     s = supersample
     cam = scene.camera_model
     cam_s = Camera(cam.width * s, cam.height * s, cam.focal_px * s)
@@ -91,7 +95,10 @@ def render_frame(
     # Background, lit as a desk under the card or as a far room behind a held card.
     desk_normal = pose.normal if scene.on_desk else np.array([0.0, -0.3, -1.0]) / np.hypot(0.3, 1.0)
     desk_light = scene.light.irradiance(desk_normal, pose.distance_mm if scene.on_desk else None)
-    background = render_background(scene.background, cam.width, cam.height) * (desk_light * light_rgb)
+    desk_rgb = (*(float(c) for c in desk_light * light_rgb), 0.0)  # float32 products, as numpy's
+    background: FloatArray = np.asarray(
+        cv2.multiply(shared_background(scene.background, cam.width, cam.height), desk_rgb), dtype=np.float32
+    )
     if scene.on_desk and scene.shadow_strength > 0:
         shadow = card_drop_shadow(
             quad, cam.width, cam.height, scene.shadow_offset_px, scene.shadow_blur_px, scene.shadow_strength
@@ -122,7 +129,9 @@ def render_frame(
     if not roi.empty:
         h, w = roi.shape
         spec = cv2.resize(spec_roi, (w // s, h // s), interpolation=cv2.INTER_AREA) * gain  # s x s block means
-        glare[roi.y0 // s : roi.y1 // s, roi.x0 // s : roi.x1 // s] = np.where(spec > GLARE_THRESHOLD, 255, 0)
+        np.multiply(
+            spec > GLARE_THRESHOLD, np.uint8(255), out=glare[roi.y0 // s : roi.y1 // s, roi.x0 // s : roi.x1 // s]
+        )
     return FrameRender(rgb, jpeg, quad, _ovd_mask(scene, pose, cam), glare)
 
 
@@ -189,7 +198,8 @@ def _draw_genuine(
         art, albedo, pose, scene.light, scene.laminate_shininess, scene.laminate_f0, laminate_glare
     )
     both = sample_grid(rad.rgbs, samples, 0.0, 0.0, CARD_WIDTH_MM, CARD_HEIGHT_MM)
-    layer, spec = np.asarray(cv2.cvtColor(both, cv2.COLOR_RGBA2RGB), np.float32), both[..., 3]
+    layer, spec = np.empty((*both.shape[:2], 3), np.float32), np.empty(both.shape[:2], np.float32)
+    cv2.mixChannels([both], [layer, spec], [0, 0, 1, 1, 2, 2, 3, 3])  # radiance and specular, in one pass
     cover = rounded_rect_coverage(h_plane, roi, surf.x0, surf.y0, surf.x1, surf.y1, surf.corner_mm)
     composite(radiance[roi.slices()], layer, cover)
     return Drawn(roi, spec * cover, outline)
@@ -249,22 +259,41 @@ def _draw_screen(
     emission = screen_emission(fb, pixels.x_mm, pixels.y_mm, pixels.footprint_mm, panel, (ax * ppmm, ay * ppmm))
     rows = np.arange(roi.y0, roi.y1) // (cam_s.width // scene.width)
     gain = pwm_row_gain(rows, panel, scene.exposure_s, scene.line_time_s, scene.shutter_phase)
-    if np.any(gain != 1.0):
-        emission *= gain.astype(np.float32)[:, None, None]
+    row_gain = gain.astype(np.float32)[:, None, None] if np.any(gain != 1.0) else None
     in_active = rounded_rect_coverage(h_plane, roi, active.x0, active.y0, active.x1, active.y1, 0.0)
     shininess = float(np.exp(np.log(2000.0) * (1.0 - panel.matte_haze) + np.log(40.0) * panel.matte_haze))
     diffuse, spec = shading(dev_pose, scene, device, w_mm, h_mm, shininess, panel.glass_reflectance)
     rect_px = [(v + o) * ppmm for v, o in ((device.x0, ax), (device.y0, ay), (device.x1, ax), (device.y1, ay))]
-    spec_s = sample_grid(spec, pixels, *rect_px)  # one-channel remaps: OpenCV interpolates them more finely
-    diff_s = sample_grid(diffuse, pixels, *rect_px)
+    # one-channel remaps: OpenCV interpolates them more finely
+    spec_s, diff_s = sample_grids([spec, diffuse], pixels, *rect_px)
     glass_albedo = np.float32(0.01 + 0.03 * panel.matte_haze)  # diffuse reflectance over the active area
-    surface_albedo = np.float32(0.04) + (glass_albedo - np.float32(0.04)) * in_active  # bezel: 0.04
-    reflected = surface_albedo * diff_s + spec_s
-    lit = cv2.transform(reflected[..., None], scene.light.rgb.reshape(3, 1))  # reflected x light colour
-    emission += lit  # emission is 0 outside the active area (the bezel)
     cover = rounded_rect_coverage(h_plane, roi, device.x0, device.y0, device.x1, device.y1, device.corner_mm)
-    composite(radiance[roi.slices()], emission, cover)
+    reflection = (glass_albedo, diff_s, spec_s, scene.light.rgb)
+    _light_and_composite(radiance[roi.slices()], emission, row_gain, in_active, reflection, cover)
     return Drawn(roi, spec_s * cover, outline_points(h_plane, device), device.x1 - device.x0)
+
+
+def _light_and_composite(
+    dst: FloatArray,
+    emission: FloatArray,
+    row_gain: FloatArray | None,
+    in_active: FloatArray,
+    reflection: tuple[np.float32, FloatArray, FloatArray, FloatArray],
+    cover: FloatArray,
+) -> None:
+    """emission <- emission x PWM row gain + (albedo x diffuse + specular) x light colour, then composited into
+    dst by cover; the albedo is the glass's over the active area and 0.04 on the bezel (where the panel emits 0).
+    In blocks of rows, each block finished while it is in cache."""
+    glass_albedo, diffuse, specular, light_rgb = reflection
+    scale = (*(float(c) for c in light_rgb), 0.0)
+    bezel = np.float32(0.04)
+    for r0 in range(0, emission.shape[0], _BLOCK_ROWS):
+        rows = slice(r0, r0 + _BLOCK_ROWS)
+        if row_gain is not None:
+            emission[rows] *= row_gain[rows]
+        reflected = (bezel + (glass_albedo - bezel) * in_active[rows]) * diffuse[rows] + specular[rows]
+        cv2.add(emission[rows], cv2.multiply(planes3(reflected), scale), dst=emission[rows])
+        composite(dst[rows], emission[rows], cover[rows])
 
 
 def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, pose: Pose, cam_s: Camera) -> Drawn:
@@ -291,12 +320,15 @@ def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, po
     shininess = 1000.0 if params.laminated else 8.0 + 600.0 * params.gloss**2
     f0 = 0.04 if params.laminated else 0.02 + 0.03 * params.gloss
     diffuse, spec = shading(pose, scene, sheet, CARD_WIDTH_MM, CARD_HEIGHT_MM, shininess, f0)
-    diff_s = sample_grid(diffuse, samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
-    spec_s = sample_grid(spec, samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
-    reflect *= planes3(diff_s)
-    reflect += planes3(spec_s)
-    layer = np.asarray(cv2.multiply(reflect, (*(float(c) for c in scene.light.rgb), 0.0)), dtype=np.float32)
-    composite(radiance[roi.slices()], layer, cover)
+    diff_s, spec_s = sample_grids([diffuse, spec], samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
+    light, region = (*(float(c) for c in scene.light.rgb), 0.0), radiance[roi.slices()]
+    for r0 in range(0, reflect.shape[0], _BLOCK_ROWS):  # (reflect x diffuse + specular) x light, composited
+        rows = slice(r0, r0 + _BLOCK_ROWS)
+        block = reflect[rows]
+        block *= planes3(diff_s[rows])
+        block += planes3(spec_s[rows])
+        cv2.multiply(block, light, dst=block)
+        composite(region[rows], block, cover[rows])
     hold = outline_points(h_plane, sheet) if params.sheet == "cut" else None
     return Drawn(roi, spec_s * cover, hold)
 

@@ -10,10 +10,11 @@ from numpy.typing import NDArray
 
 from capture_sim.geometry import CARD_WIDTH_MM, Camera, PlaneFrame, Pose, apply_homography, plane_homography
 from capture_sim.lighting import environment_shading, surface_geometry
-from capture_sim.planes import Roi, polygon_coverage, visible_outline
+from capture_sim.planes import Roi, polygon_mask, unit_levels, visible_outline
 from capture_sim.sampler import SceneParams
 
 FloatArray = NDArray[np.float32]
+_BLOCK_ROWS = 32  # rows per block of the per-pixel passes
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,14 @@ def surface_pose(pose: Pose, s: Surface, width: float, height: float) -> PlaneFr
 
 
 def composite(dst: FloatArray, layer: FloatArray, alpha: FloatArray) -> None:
-    """dst <- alpha * layer + (1 - alpha) * dst, in place. `layer` is consumed (used as scratch)."""
-    np.subtract(layer, dst, out=layer)
-    layer *= planes3(alpha)
-    dst += layer
+    """dst <- alpha * layer + (1 - alpha) * dst, in place. `layer` is consumed (used as scratch).
+
+    Blocks of rows keep the three passes in cache."""
+    for r0 in range(0, dst.shape[0], _BLOCK_ROWS):
+        d, lay = dst[r0 : r0 + _BLOCK_ROWS], layer[r0 : r0 + _BLOCK_ROWS]
+        np.subtract(lay, d, out=lay)
+        lay *= planes3(alpha[r0 : r0 + _BLOCK_ROWS])
+        d += lay
 
 
 def planes3(plane: FloatArray) -> FloatArray:
@@ -112,12 +117,15 @@ def slab_edge(
     if len(back) < 3 or len(front) < 3:
         return
     hull = cv2.convexHull(np.concatenate([back, front]).astype(np.float32))[:, 0, :].astype(np.float64)
-    band = polygon_coverage(hull, roi) - polygon_coverage(front, roi)  # the side visible beside the front face
-    ys, xs = np.nonzero(band > 0.0)
-    if ys.size == 0:
+    # the side visible beside the front face: where the hull covers more than the front (level / 255 is monotone)
+    hull_levels, front_levels = polygon_mask(hull, roi), polygon_mask(front, roi)
+    found = cv2.findNonZero(cv2.compare(hull_levels, front_levels, cv2.CMP_GT))  # (x, y) in row-major order
+    if found is None:
         return
+    xs, ys = found.reshape(-1, 2).T
     region = radiance[roi.slices()]
-    a = np.clip(band[ys, xs], 0.0, 1.0)[:, None]
+    band = unit_levels(hull_levels[ys, xs]) - unit_levels(front_levels[ys, xs])
+    a = np.clip(band, 0.0, 1.0)[:, None]
     region[ys, xs] = region[ys, xs] * (1.0 - a) + a * (np.float32(albedo * level) * light_rgb)
 
 

@@ -71,6 +71,18 @@ def _contour_gradient(value_rank: F64, grad: F64) -> F64:
     return np.interp(idx, idx[ok], g2[ok] / g1[ok])
 
 
+def _sort_with_ranks(values: F64) -> tuple[F64, NDArray[np.int64]]:
+    """(sorted values, np.searchsorted(sorted, values)): each value's rank is where its run of equal values
+    starts in the sorted order (one argsort instead of a binary search per value)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    new_run = np.r_[True, ordered[1:] != ordered[:-1]]
+    run_start = np.flatnonzero(new_run)[np.cumsum(new_run) - 1]
+    ranks = np.empty(values.size, dtype=np.int64)
+    ranks[order] = run_start
+    return ordered, ranks
+
+
 @lru_cache(maxsize=1)
 def _am_spot() -> tuple[F64, F64, F64, F64]:
     """The cosine spot over a fine cell: its sorted values, the contour gradient per level (per cell length),
@@ -78,12 +90,12 @@ def _am_spot() -> tuple[F64, F64, F64, F64]:
     n = 1024
     ph = 2 * np.pi * (np.arange(n) + 0.5) / n
     spot = (-(np.cos(ph)[:, None] + np.cos(ph)[None, :])).ravel()
-    ordered = np.sort(spot)
+    ordered, spot_ranks = _sort_with_ranks(spot)
     grad = 2 * np.pi * np.hypot(np.sin(ph)[:, None], np.sin(ph)[None, :]).ravel()
     s_grid = np.linspace(-4.5, 4.5, 9001)
     cdf = np.searchsorted(ordered, s_grid) / ordered.size
     cdf_integral = np.concatenate([[0.0], np.cumsum(0.5 * (cdf[1:] + cdf[:-1]) * np.diff(s_grid))])
-    return ordered, _contour_gradient(np.searchsorted(ordered, spot) / spot.size, grad), s_grid, cdf_integral
+    return ordered, _contour_gradient(spot_ranks / spot.size, grad), s_grid, cdf_integral
 
 
 def am_luts(area: F64, inv_ref: float) -> ScreenLuts:
@@ -157,8 +169,7 @@ def fm_screen() -> tuple[FloatArray, F64]:
     f = np.fft.fftfreq(field.shape[0])
     s = FM_DROPLET_SMOOTH * FM_TILE_PX
     field = np.real(np.fft.ifft2(np.fft.fft2(field) * np.exp(-2 * np.pi**2 * s**2 * (f[:, None] ** 2 + f**2))))
-    ordered = np.sort(field.ravel())
-    rank = (np.searchsorted(ordered, field) + 0.5) / field.size
+    rank = ((_sort_with_ranks(np.asarray(field, dtype=np.float64).ravel())[1] + 0.5) / field.size).reshape(field.shape)
     gy = (np.roll(rank, -1, 0) - np.roll(rank, 1, 0)) * (FM_TILE_PX / 2.0)
     gx = (np.roll(rank, -1, 1) - np.roll(rank, 1, 1)) * (FM_TILE_PX / 2.0)
     return rank.astype(np.float32), _contour_gradient(rank.ravel(), np.hypot(gx, gy).ravel())

@@ -211,11 +211,26 @@ def framebuffer(content_srgb: NDArray[np.uint8], panel: PanelParams, card_px: tu
     return np.asarray(out, dtype=np.float32).reshape(int(height), int(width), 3)
 
 
-def _content_block(fb: FloatArray, mu: FloatArray, mv: FloatArray, near: bool, black: tuple[float, ...]) -> FloatArray:
-    """Framebuffer values at map coordinates (nearest: integer pixel indices; bilinear: centre based)."""
+def _content_block(
+    fb: FloatArray, mu: FloatArray, mv: FloatArray, near: bool, black: tuple[float, ...], out: FloatArray | None = None
+) -> FloatArray:
+    """Framebuffer values at map coordinates (nearest: integer pixel indices; bilinear: centre based), written
+    into `out` (mu's shape x 3, contiguous) when given."""
     interp = cv2.INTER_NEAREST if near else cv2.INTER_LINEAR
-    out = cv2.remap(fb, mu, mv, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=black)
-    return np.asarray(out, dtype=np.float32).reshape(*mu.shape, 3)
+    values = cv2.remap(fb, mu, mv, interp, dst=out, borderMode=cv2.BORDER_CONSTANT, borderValue=black)
+    return np.asarray(values, dtype=np.float32).reshape(*mu.shape, 3)
+
+
+def _big_footprints(foot: float | FloatArray, shape: tuple[int, ...]) -> tuple[bool, bool]:
+    """Whether any / all samples span at least one display pixel (half_footprint >= 0.5), from the extremes."""
+    if isinstance(foot, float):
+        big = float(half_footprint(foot, shape)) >= 0.5
+        return big, big
+    if foot.shape != shape:
+        raise ParameterError(f"footprint_px has shape {foot.shape}; expected a scalar or the sample shape {shape}")
+    lo, hi = cv2.minMaxLoc(foot)[:2]
+    extremes = np.asarray(half_footprint(np.array([[lo, hi]], dtype=np.float32), (1, 2)))
+    return bool(extremes[0, 1] >= 0.5), bool(extremes[0, 0] >= 0.5)
 
 
 @register_op("screen.emission")
@@ -244,9 +259,8 @@ def screen_emission(
     if fb.ndim != 3 or fb.shape[2] != 3:
         raise ParameterError(f"fb must be (h, w, 3); got shape {fb.shape}")
     fb32 = np.ascontiguousarray(fb, dtype=np.float32)
-    half_w = half_footprint(footprint_px, u32.shape)
-    big = np.asarray(half_w) >= 0.5
-    any_big, all_big = bool(big.any()), bool(big.all())
+    foot = float(footprint_px) if np.ndim(footprint_px) == 0 else np.asarray(footprint_px, dtype=np.float32)
+    any_big, all_big = _big_footprints(foot, u32.shape)
     black = (*(float(x) for x in black_emission(panel)), 0.0)
     size = panel_size_px(panel)
     ox, oy = np.float32(fb_origin_px[0]), np.float32(fb_origin_px[1])
@@ -255,16 +269,16 @@ def screen_emission(
         rows = slice(r0, r0 + _CHUNK_ROWS)
         ub, vb = u32[rows], v32[rows]
         mu, mv = ub - ox, vb - oy
-        hw = half_w if isinstance(half_w, float) else half_w[rows]
+        hw = half_footprint(foot if isinstance(foot, float) else foot[rows], ub.shape)
+        block = out[rows]
         if all_big:
-            content = _content_block(fb32, mu - np.float32(0.5), mv - np.float32(0.5), False, black)
+            _content_block(fb32, mu - np.float32(0.5), mv - np.float32(0.5), False, black, block)
         else:
-            content = _content_block(fb32, np.floor(mu), np.floor(mv), True, black)
+            _content_block(fb32, np.floor(mu), np.floor(mv), True, black, block)
             if any_big:
                 smooth = _content_block(fb32, mu - np.float32(0.5), mv - np.float32(0.5), False, black)
-                content = np.where(big[rows][..., None], smooth, content)
-        aperture_into(content, ub, vb, hw, panel.layout, panel.subpixel_fill, size)
-        out[rows] = content
+                np.copyto(block, smooth, where=(np.asarray(hw) >= 0.5)[..., None])
+        aperture_into(block, ub, vb, hw, panel.layout, panel.subpixel_fill, size)
     return out
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -45,27 +46,39 @@ def emitter_fractions(fill: float) -> tuple[float, float]:
 class _Axis:
     """Clipped box [a, b] of one axis in coordinates reduced modulo 2 pixels, with 1 / footprint."""
 
-    def __init__(self, x: FloatArray, half_w: FloatArray | float, length: float) -> None:
+    def __init__(
+        self,
+        x: FloatArray,
+        half_w: FloatArray | float,
+        length: float,
+        inv_w: NDArray[np.floating] | np.floating | float | None = None,
+    ) -> None:
         base = np.floor(x * np.float32(0.5))
         base *= np.float32(2.0)
         xr = x - base  # in [0, 2): exact small-magnitude phase, keeps float32 precision far from the origin
         self.a = xr - half_w
         self.b = xr + half_w
-        np.maximum(self.a, -base, out=self.a)  # clip the box to the active area [0, length)
-        base -= np.float32(length)
-        np.minimum(self.b, -base, out=self.b)
+        np.negative(base, out=base)
+        np.maximum(self.a, base, out=self.a)  # clip the box to the active area [0, length)
+        base += np.float32(length)
+        np.minimum(self.b, base, out=self.b)
         np.maximum(self.b, self.a, out=self.b)  # a box entirely outside the active area averages to 0
-        self.inv_w = np.float32(0.5) / half_w
+        self.inv_w = np.float32(0.5) / half_w if inv_w is None else inv_w
         self._phase: dict[float, tuple[FloatArray, FloatArray, FloatArray]] = {}
+        self._counts: dict[tuple[float, float], FloatArray] = {}
 
     def phase(self, period: float) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(a mod P, b mod P, number of period starts in (a, b]) for period P (1 or 2 pixels)."""
         if period not in self._phase:
-            p = np.float32(period)
-            qa = np.floor(self.a / p)
-            qb = np.floor(self.b / p)
-            fa = self.a - qa * p
-            fb = self.b - qb * p
+            if period == 1.0:  # x / 1 and q * 1 are exact: skip them
+                qa, qb = np.floor(self.a), np.floor(self.b)
+                fa, fb = self.a - qa, self.b - qb
+            else:
+                p = np.float32(period)
+                qa = np.floor(self.a / p)
+                qb = np.floor(self.b / p)
+                fa = self.a - qa * p
+                fb = self.b - qb * p
             qb -= qa
             self._phase[period] = (fa, fb, qb)
         return self._phase[period]
@@ -79,7 +92,9 @@ class _Axis:
         lo = fa - s
         np.clip(lo, np.float32(0.0), wdt, out=lo)
         hi -= lo
-        hi += n * wdt
+        if (period, width) not in self._counts:  # whole periods in the box, shared by emitters of one width
+            self._counts[period, width] = n * wdt
+        hi += self._counts[period, width]
         hi *= self.inv_w
         if gain != 1.0:
             hi *= np.float32(gain)
@@ -98,7 +113,7 @@ def _aperture_block(
     fx, fy = emitter_fractions(fill)
     gain = 3.0 / fill  # every channel's emitters cover fill / 3 of the panel area
     ax = _Axis(u, half_w, float(size_px[0]))
-    ay = _Axis(v, half_w, float(size_px[1]))
+    ay = _Axis(v, half_w, float(size_px[1]), ax.inv_w)
     y1 = ay.average(1.0, (1.0 - fy) / 2.0, fy, gain)
     if layout in ("rgb_stripe", "bgr_stripe"):
         slots = (0, 1, 2) if layout == "rgb_stripe" else (2, 1, 0)
@@ -136,8 +151,7 @@ def aperture_into(
 ) -> None:
     """Write the prefiltered apertures of one block into out (h, w, 3), multiplying what out holds."""
     planes = _aperture_block(u, v, half_w, layout, fill, size_px)
-    for c in range(3):
-        out[..., c] *= planes[c]
+    out *= cv2.merge(planes)
 
 
 def half_footprint(footprint_px: NDArray[np.floating] | float, shape: tuple[int, ...]) -> FloatArray | float:

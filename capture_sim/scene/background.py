@@ -12,6 +12,7 @@ ID card.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -153,3 +154,11 @@ def render_background(params: BackgroundParams, width: int, height: int) -> F32:
     add_clutter(planes, illum, clutter_rng, params.clutter_count, mm_px)
     out = f32(cv2.merge(planes))
     return np.clip(out, 0.0, 0.9, out=out)
+
+
+@lru_cache(maxsize=2)
+def shared_background(params: BackgroundParams, width: int, height: int) -> F32:
+    """render_background, cached: the variants and frames of a pair share their desk. Read-only."""
+    out = render_background(params, width, height)
+    out.flags.writeable = False
+    return out
