@@ -7,7 +7,8 @@ are 8-frame tilt sequences rectified with the OVD spec (edge_models.ovd_data.ali
 torch as the tilt check captures them (edge_models.ovd_data.TILT_CHECK_TORCH).
 
 Rendering costs about a second per frame on this machine, so a calibration set is cached as an .npz keyed by model,
-seed, count, frames and spec digest (`cache_dir`); the cache is only an accelerator, the key fully determines content.
+seed, count, frames, simulator version and spec digest (`cache_dir`); the cache is only an accelerator, the key
+fully determines content.
 Defaults (256 mosaics, 32 sequences) keep an export within a few minutes on 2 cores; with 16 sequences the ovd int8
 LiteRT glare map missed the conformance ceiling (max |delta| 0.101), with 32 it is 0.028 and the score 0.038. With
 256 recapture mosaics instead of 64 the LiteRT int8 model's largest attack-score delta on the 3,000 held-out captures
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from capture_sim.capture import SimConfig, render_capture
+from capture_sim.capture import SIMULATOR_VERSION, SimConfig, render_capture
 from capture_sim.species import ALL_SPECIES
 from cardlive.errors import ParameterError
 from edge_models.models.ovd import SequenceLayout
@@ -99,7 +100,8 @@ def simulate_calibration(
     cache = None
     if cache_dir is not None:
         lit = "_torch" if _torch_lit(model) else ""
-        cache = Path(cache_dir) / f"{model}_s{seed}_n{count}_f{frames}{lit}_{spec.digest()[:12]}.npz"
+        version = SIMULATOR_VERSION.replace(".", "")
+        cache = Path(cache_dir) / f"{model}_s{seed}_n{count}_f{frames}{lit}_v{version}_{spec.digest()[:12]}.npz"
         if cache.exists():
             stored = np.load(cache)
             names = tuple(str(s) for s in stored["species"])

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from cardlive.errors import ParameterError
+from edge_models.models import create_model
 from edge_models.weights import load_weights
 from quantize.coreml_export import validate_coreml
 from quantize.fold import fold_batchnorm, max_output_difference, remaining_batchnorms
@@ -91,6 +92,10 @@ def test_a_mediapipe_runner_is_closed_when_its_block_ends(
         left_open.__del__()  # type: ignore[attr-defined]  # closed: nothing to report
 
 
+def _convolutions(module: torch.nn.Module) -> int:
+    return sum(isinstance(m, torch.nn.Conv2d) for m in module.modules())
+
+
 @pytest.mark.parametrize("model", ["recapture", "ovd"])
 def test_int8_tflite_is_integer_and_small(exported_bundle: Path, model: str) -> None:
     from ai_edge_litert.interpreter import Interpreter
@@ -100,9 +105,9 @@ def test_int8_tflite_is_integer_and_small(exported_bundle: Path, model: str) -> 
     interpreter = Interpreter(model_path=str(path))
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     convs = [op for op in interpreter._get_ops_details() if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
-    # bundle.INT8_FLOAT_MODULES: recapture keeps its global trunk's last block (depthwise + pointwise) in float
+    # bundle.INT8_FLOAT_MODULES: recapture keeps its global trunk (every convolution of it) in float
     float_convs = [op for op in convs if tensors[op["inputs"][0]]["dtype"] == np.float32]
-    assert len(float_convs) == (2 if model == "recapture" else 0)
+    assert len(float_convs) == (_convolutions(create_model("recapture").global_trunk) if model == "recapture" else 0)
     int8_convs = [op for op in convs if op not in float_convs]
     assert int8_convs
     for op in int8_convs:
@@ -163,7 +168,8 @@ def test_manifest_describes_models_and_verifies(exported_bundle: Path) -> None:
 def test_layer_report_lists_sqnr_per_layer(exported_bundle: Path) -> None:
     report = json.loads((exported_bundle / "reports" / "recapture.onnx_int8_layers.json").read_text())
     convs = [row for row in report["layers"] if row["op"] in ("Clip", "Gemm")]
-    assert len(convs) >= 16
+    assert len(convs) == _convolutions(create_model("recapture").patch_trunk)  # the global trunk stays float
+    assert all("/patch_trunk/" in row["tensor"] for row in convs)
     assert all(np.isfinite(row["sqnr_db"]) and row["sqnr_db"] > 5 for row in convs)
     export = json.loads((exported_bundle / "reports" / "recapture.export.json").read_text())
     assert export["fold"]["remaining_batchnorm"] == 0
