@@ -38,7 +38,7 @@ from capture_sim.planes import (
     sample_grids,
     sample_plane,
 )
-from capture_sim.presentation.printing import print_reflectance, sheet_size_mm
+from capture_sim.presentation.printing import finish_planes, print_reflectance_planes, sheet_size_mm
 from capture_sim.presentation.screen import framebuffer, pwm_row_gain, screen_emission
 from capture_sim.sampler import Presentation, SceneParams
 from capture_sim.scene.background import shared_background
@@ -314,7 +314,7 @@ def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, po
         samples = sample_plane(np.linalg.inv(h_plane), roi)
         cover = rounded_rect_coverage(h_plane, roi, sheet.x0, sheet.y0, sheet.x1, sheet.y1, 0.0)
     content = _shown_content(scene, pres.content_source, scene.photo_pose)
-    reflect = print_reflectance(
+    planes, paper = print_reflectance_planes(
         content, samples.x_mm, samples.y_mm, samples.footprint_mm, params, seed=scene.identity_seed
     )
     shininess = 1000.0 if params.laminated else 8.0 + 600.0 * params.gloss**2
@@ -322,11 +322,13 @@ def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, po
     diffuse, spec = shading(pose, scene, sheet, CARD_WIDTH_MM, CARD_HEIGHT_MM, shininess, f0)
     diff_s, spec_s = sample_grids([diffuse, spec], samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
     light, region = (*(float(c) for c in scene.light.rgb), 0.0), radiance[roi.slices()]
-    for r0 in range(0, reflect.shape[0], _BLOCK_ROWS):  # (reflect x diffuse + specular) x light, composited
+    for r0 in range(0, region.shape[0], _BLOCK_ROWS):  # (reflectance x diffuse + specular) x light, composited
         rows = slice(r0, r0 + _BLOCK_ROWS)
-        block = reflect[rows]
-        block *= planes3(diff_s[rows])
-        block += planes3(spec_s[rows])
+        channels = finish_planes(planes, paper, rows)  # print_reflectance's rows, one plane per channel
+        for c in channels:
+            c *= diff_s[rows]
+            c += spec_s[rows]
+        block = np.asarray(cv2.merge(channels), dtype=np.float32)
         cv2.multiply(block, light, dst=block)
         composite(region[rows], block, cover[rows])
     hold = outline_points(h_plane, sheet) if params.sheet == "cut" else None

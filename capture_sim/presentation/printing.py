@@ -229,6 +229,20 @@ def print_reflectance(
     points in mm relative to the card's top-left corner; footprint_mm: side (mm) of the area each sample
     covers, scalar or (H, W); seed (>= 0): screen phases, FM threshold symmetries and paper texture.
     """
+    return _finish(*print_reflectance_planes(content_srgb, x_mm, y_mm, footprint_mm, params, seed))
+
+
+def print_reflectance_planes(
+    content_srgb: NDArray[np.uint8],
+    x_mm: FloatArray,
+    y_mm: FloatArray,
+    footprint_mm: FloatArray | float,
+    params: PrintParams,
+    seed: int,
+) -> tuple[list[FloatArray], FloatArray]:
+    """print_reflectance before its last step: the three (H, W) reflectance planes and the paper texture.
+    finish_planes(planes, paper, rows) gives rows of print_reflectance's planes (a caller working in blocks of
+    rows need not interleave the whole sheet)."""
     _check_inputs(content_srgb, x_mm, y_mm, footprint_mm)
     x = np.ascontiguousarray(x_mm, dtype=np.float32)
     y = np.ascontiguousarray(y_mm, dtype=np.float32)
@@ -250,7 +264,7 @@ def print_reflectance(
     paper = paper_texture(x, y, foot, params.paper_texture, seed)
     refl = [np.full(x.shape, w, dtype=np.float32) for w in params.paper_white]
     if not planes:
-        return _finish(refl, paper)
+        return refl, paper
     # ink amounts at 8 bits (like a RIP), sampled bilinearly at the sheet points; zero (paper) off the card
     levels = cv2.merge([cv2.convertScaleAbs(a, alpha=255.0) for a in planes])
     t = ink_transmittance(params)
@@ -292,11 +306,19 @@ def print_reflectance(
     if not contone:  # R = T * (G_sigma * T): light enters through the ink, spreads in the paper, exits
         for r in refl:
             r *= paper_scatter(r, sigma_px)
-    return _finish(refl, paper)
+    return refl, paper
+
+
+def finish_planes(planes: list[FloatArray], paper: FloatArray, rows: slice) -> list[FloatArray]:
+    """Rows of the reflectance planes times the paper texture, clipped to [0, 1] (in place; returns the views)."""
+    out = []
+    for p in planes:
+        block = p[rows]
+        block *= paper[rows]
+        np.clip(block, 0.0, 1.0, out=block)
+        out.append(block)
+    return out
 
 
 def _finish(planes: list[FloatArray], paper: FloatArray) -> FloatArray:
-    for p in planes:
-        p *= paper
-        np.clip(p, 0.0, 1.0, out=p)
-    return np.asarray(cv2.merge(planes))
+    return np.asarray(cv2.merge(finish_planes(planes, paper, slice(None))))
