@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from edge_models.pipeline import cardfinder
-from edge_models.pipeline.cardfinder import MaskGuide, refine
+from edge_models.pipeline import refine as refinement
 from edge_models.pipeline.cardmask import quad_mask
 from edge_models.pipeline.quads import aspect_repairs, corner_error, rectified_aspect
+from edge_models.pipeline.refine import MaskGuide, refine
 from tests.pipeline_helpers import FRONTAL, synthetic_frame
 
 H, W = 720, 1280
@@ -33,7 +34,7 @@ def test_a_side_off_the_frame_keeps_its_line(monkeypatch: pytest.MonkeyPatch) ->
     assert np.abs(quad[[0, 3]] - card[[0, 3]]).max() < 1.0  # the corners in the frame are refined
     assert support > 0.9  # the support counts the samples in the frame only
     # negative control: without the rule the side outside the frame finds no edge and the card is lost
-    monkeypatch.setattr(cardfinder, "_OFF_FRAME_SIDE", 0.0)
+    monkeypatch.setattr(refinement, "_OFF_FRAME_SIDE", 0.0)
     assert refine(grey, rough, cardfinder.SEARCH_RADII) is None
 
 
