@@ -174,18 +174,13 @@ def _confirmed_repair(
     refs: CardReferences,
     guide: MaskGuide | None,
 ) -> CardDetection | None:
-    """A repaired quad refined once more, narrowly: the slid side must find an edge where it now lies (a card's
-    outline, not a uniform dark phone or a keyboard key's face) and the result must still have ID-1's aspect."""
-    h, w = grey_f.shape
-    refined = refine(grey_f, repaired, CONFIRM_RADII, guide)
-    if refined is None:
+    """A repaired quad verified once more, narrowly refined: the slid side must find an edge where it now lies (a
+    card's outline, not a uniform dark phone or a keyboard key's face) and the result must still have ID-1's
+    aspect."""
+    confirmed = _verify(grey_f, small, repaired, scale, refs, CONFIRM_RADII, guide)
+    if confirmed is None or _aspect_off(confirmed.aspect) > REPAIR_ASPECT_TOLERANCE:
         return None
-    quad = long_side_first(clockwise(refined[0]))
-    aspect = rectified_aspect(quad, w, h)
-    if _aspect_off(aspect) > REPAIR_ASPECT_TOLERANCE:
-        return None
-    oriented, template, match = orient(small, quad, scale, refs)
-    return CardDetection(oriented, template, match, aspect, refined[1])
+    return confirmed
 
 
 def _slid_off_frame(quad: Quad, side: int, w: int, h: int) -> Quad | None:
