@@ -51,6 +51,7 @@ __all__ = [
     "isp_finish",
     "optics_kernel",
     "photograph",
+    "photograph_jpeg",
     "sample_camera_params",
     "sensor_signal",
 ]
@@ -340,12 +341,20 @@ def photograph(
 ) -> tuple[NDArray[np.uint8], bytes]:
     """The whole camera: supersampled radiance (sH, sW, 3) times exposure_gain -> (decoded uint8 RGB (H, W, 3),
     JPEG bytes)."""
+    data = photograph_jpeg(radiance, scale, params, rng, exposure_gain)
+    return decode_jpeg(data), data
+
+
+@register_op("camera.photograph_jpeg")
+def photograph_jpeg(
+    radiance: FloatArray, scale: int, params: CameraParams, rng: np.random.Generator, exposure_gain: float = 1.0
+) -> bytes:
+    """photograph without decoding: the JPEG file the phone writes (what a dataset stores)."""
     signal = sensor_signal(radiance, scale, params, exposure_gain)
     raw_rgb = np.asarray(cv2.transform(signal, colour_response(params)), np.float32)
     raw = add_sensor_noise(bayer_mosaic(raw_rgb, params.bayer_phase), params, rng)
     frame_bgr = isp_finish_u16(demosaic_u16(raw, params.bayer_phase, params.demosaic), params, bgr=True)
-    data = encode_jpeg_bgr(frame_bgr, params.jpeg_quality, params.video)
-    return decode_jpeg(data), data
+    return encode_jpeg_bgr(frame_bgr, params.jpeg_quality, params.video)
 
 
 def _f32(array: object) -> FloatArray:

@@ -75,7 +75,7 @@ def capture_row(capture: Capture, config: SimConfig, out: Path) -> dict[str, Any
         _write_png(out / glare[-1], frame.glare_mask)
         quads.append(np.round(frame.quad, 3).tolist())
     single = config.frames == 1
-    height, width = capture.frames[0].rgb.shape[:2]
+    height, width = capture.scene.height, capture.scene.width
     return {
         "id": f"{config.seed}-{capture.index}",
         "seed": config.seed,

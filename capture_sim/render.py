@@ -8,6 +8,7 @@ subpixels or the print's dots; nothing is painted on.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import cv2
@@ -16,7 +17,7 @@ from numpy.typing import NDArray
 
 from capture_sim import appearance
 from capture_sim.allocator import recycle_frame_buffers
-from capture_sim.camera import photograph
+from capture_sim.camera import decode_jpeg, photograph_jpeg
 from capture_sim.color import luminance
 from capture_sim.geometry import (
     CARD_CORNER_RADIUS_MM,
@@ -65,11 +66,15 @@ HOLDABLE_WIDTH_MM = 320.0  # phones and tablets are held up to the camera; lapto
 
 @dataclass(frozen=True)
 class FrameRender:
-    rgb: NDArray[np.uint8]  # decoded frame, (H, W, 3) RGB
     jpeg: bytes  # what the phone's camera produced
     quad: NDArray[np.float64]  # card corners in frame pixels, clockwise from top-left
     ovd_mask: NDArray[np.uint8]  # where the card's OVD region is in the frame (0 / 255)
     glare_mask: NDArray[np.uint8]  # where specular glare exceeds the threshold (0 / 255)
+
+    @functools.cached_property
+    def rgb(self) -> NDArray[np.uint8]:
+        """The decoded frame, (H, W, 3) RGB: decoded on first use (a dataset writes the JPEG and never needs it)."""
+        return decode_jpeg(self.jpeg)
 
 
 def render_frame(
@@ -123,7 +128,7 @@ def render_frame(
 
     card_lum = _card_luminance(radiance, quad * s)
     gain = float(np.clip(scene.ae_target / max(card_lum, 1e-4), 0.2, 5.0))
-    rgb, jpeg = photograph(radiance, s, scene.camera, camera_rng, exposure_gain=gain)
+    jpeg = photograph_jpeg(radiance, s, scene.camera, camera_rng, exposure_gain=gain)
 
     glare = np.zeros((cam.height, cam.width), dtype=np.uint8)
     if not roi.empty:
@@ -132,7 +137,7 @@ def render_frame(
         np.multiply(
             spec > GLARE_THRESHOLD, np.uint8(255), out=glare[roi.y0 // s : roi.y1 // s, roi.x0 // s : roi.x1 // s]
         )
-    return FrameRender(rgb, jpeg, quad, _ovd_mask(scene, pose, cam), glare)
+    return FrameRender(jpeg, quad, _ovd_mask(scene, pose, cam), glare)
 
 
 def _card_luminance(radiance: FloatArray, quad_s: NDArray[np.float64]) -> float:

@@ -18,6 +18,7 @@ from capture_sim.camera import (
     integrate_pixels,
     isp_finish,
     photograph,
+    photograph_jpeg,
     sensor_signal,
 )
 
@@ -141,10 +142,18 @@ def _photograph_case() -> None:
     assert 150 < frame.mean() < 250  # diffuse white comes out bright
 
 
+def _photograph_jpeg_case() -> None:
+    radiance = np.full((32, 48, 3), 1.0, dtype=np.float32)
+    data = photograph_jpeg(radiance, 2, PARAMS, np.random.default_rng(0))
+    assert data == photograph(radiance, 2, PARAMS, np.random.default_rng(0))[1]  # the same file, not decoded
+    assert decode_jpeg(data).shape == (16, 24, 3)
+
+
 CASES: dict[str, Callable[[], None]] = {
     "camera.apply_optics": _apply_optics_case,
     "camera.integrate_pixels": _integrate_pixels_case,
     "camera.sensor_signal": _sensor_signal_case,
+    "camera.photograph_jpeg": _photograph_jpeg_case,
     "camera.bayer_mosaic": _bayer_mosaic_case,
     "camera.add_sensor_noise": _add_sensor_noise_case,
     "camera.demosaic": _demosaic_case,
