@@ -34,6 +34,7 @@ from capture_sim.isp import (
     isp_finish_u16,
 )
 from capture_sim.ops import register_op
+from capture_sim.polyphase import BORDER, cfa_signal, composite_signal, gaussian_half, separable_signal
 from capture_sim.sensor import add_sensor_noise, colour_response
 from capture_sim.sensor import standard_normal as standard_normal
 from capture_sim.validation import check_choice, check_int_range, check_range
@@ -59,8 +60,6 @@ __all__ = [
 FloatArray = NDArray[np.float32]
 
 FULL_WELL_WHITE = 0.55  # sensor signal of diffuse white at exposure 1, as a fraction of full well
-_BORDER = cv2.BORDER_REFLECT_101
-_DIRECT_MAX = 11  # largest sub-kernel filtered directly (OpenCV switches filter2D to its DFT path above)
 
 
 @dataclass(frozen=True)
@@ -179,17 +178,13 @@ def _line(length: float, angle_deg: float, half: int) -> NDArray[np.float64]:
     return out / out.sum()
 
 
-def _gaussian_half(sigma: float) -> int:
-    return max(math.ceil(3.0 * sigma), 1)
-
-
 def optics_kernel(params: CameraParams, scale: int) -> FloatArray:
     """The optics PSF on the supersampled grid (odd square, sum 1): Gaussian * defocus disk * motion line."""
     check_int_range("scale", scale, 1, 4)
     sigma = params.psf_sigma_px * scale
     radius = params.defocus_px * scale
     length = params.motion_px * scale
-    half = _gaussian_half(sigma) + math.ceil(radius + length / 2.0)
+    half = gaussian_half(sigma) + math.ceil(radius + length / 2.0)
     g = cv2.getGaussianKernel(2 * half + 1, sigma, cv2.CV_64F)
     kernel = np.asarray(g @ g.T, dtype=np.float64)
     # 'same'-size convolutions of centred kernels (disk and line are symmetric under a 180 degree rotation)
@@ -207,9 +202,9 @@ def apply_optics(radiance: FloatArray, params: CameraParams, scale: int) -> Floa
     image = _as_float_image(radiance)
     if not _has_extra_blur(params):
         sigma = params.psf_sigma_px * scale
-        size = 2 * _gaussian_half(sigma) + 1
-        return np.asarray(cv2.GaussianBlur(image, (size, size), sigma, borderType=_BORDER))
-    return np.asarray(cv2.filter2D(image, -1, optics_kernel(params, scale), borderType=_BORDER))
+        size = 2 * gaussian_half(sigma) + 1
+        return np.asarray(cv2.GaussianBlur(image, (size, size), sigma, borderType=BORDER))
+    return np.asarray(cv2.filter2D(image, -1, optics_kernel(params, scale), borderType=BORDER))
 
 
 @register_op("camera.integrate_pixels")
@@ -224,103 +219,6 @@ def integrate_pixels(radiance: FloatArray, scale: int) -> FloatArray:
     return np.asarray(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
 
 
-def _box_extend(kernel: NDArray[np.float64], scale: int) -> NDArray[np.float64]:
-    """Weights of 'centred PSF, then average the s samples of a pixel', along every axis of the kernel.
-
-    Pixel n covers supersampled samples s n .. s n + s - 1; with c the kernel's centre index, entry i of the
-    result weighs sample s n + (i - c) of pixel n (a correlation kernel of length 2c + s)."""
-    out = kernel
-    for axis in range(kernel.ndim):
-        shape = list(out.shape)
-        shape[axis] += scale - 1
-        acc = np.zeros(shape)
-        for j in range(scale):
-            index = [slice(None)] * out.ndim
-            index[axis] = slice(j, j + out.shape[axis])
-            acc[tuple(index)] += out
-        out = acc / scale
-    return out
-
-
-def _phase_split(weights: NDArray[np.float64], c: int, scale: int) -> tuple[NDArray[np.float64], int]:
-    """Zero-pad weights indexed t = i - c on every axis so that index 0 is t = s q_min and the lengths are
-    multiples of s; returns them and the phase-image anchor -q_min. Entry s q + r is phase r at offset
-    q + q_min."""
-    q_min = -((c + scale - 1) // scale)
-    before = -(q_min * scale + c)
-    pad = [(before, (-(n + before)) % scale) for n in weights.shape]
-    return np.pad(weights, pad), -q_min
-
-
-def _separable_signal(image: FloatArray, sigma: float, scale: int, gain: float) -> FloatArray:
-    """Gaussian PSF + pixel integration: vertical pass polyphase on the row phases, horizontal pass at full
-    resolution, then every s-th column; equals integrate_pixels(apply_optics(.)) * gain away from borders."""
-    c = _gaussian_half(sigma)
-    w = _box_extend(np.asarray(cv2.getGaussianKernel(2 * c + 1, sigma, cv2.CV_64F), np.float64).ravel(), scale)
-    padded, anchor = _phase_split(w, c, scale)
-    phases = (padded.reshape(-1, scale).T * gain).astype(np.float32)  # phases[r, q]
-    if scale == 1:
-        return np.asarray(cv2.sepFilter2D(image, -1, w.astype(np.float32), phases[0], borderType=_BORDER))
-    vertical: FloatArray | None = None
-    for r in range(scale):
-        part = _f32(cv2.filter2D(image[r::scale], -1, phases[r][:, None], anchor=(0, anchor), borderType=_BORDER))
-        vertical = part if vertical is None else _f32(cv2.add(vertical, part, dst=vertical))
-    assert vertical is not None
-    horizontal = cv2.filter2D(vertical, -1, w.astype(np.float32)[None, :], anchor=(c, 0), borderType=_BORDER)
-    size = (image.shape[1] // scale, image.shape[0] // scale)
-    return np.asarray(cv2.resize(horizontal, size, interpolation=cv2.INTER_NEAREST))  # columns 0, s, 2s, ...
-
-
-def _column_phases(rows: FloatArray, scale: int) -> list[FloatArray]:
-    """rows[:, rx::scale] for every rx as contiguous arrays, in one pass: a row of `scale` x W pixels is a row of
-    W pixels with 3 x scale channels."""
-    h, w = rows.shape[0], rows.shape[1] // scale
-    out = [np.empty((h, w, 3), dtype=np.float32) for _ in range(scale)]
-    cv2.mixChannels([rows.reshape(h, w, 3 * scale)], out, [c for c in range(3 * scale) for _ in range(2)])
-    return out
-
-
-def _composite_signal(image: FloatArray, kernel: NDArray[np.float64], scale: int, gain: float) -> FloatArray:
-    """Any PSF + pixel integration, by polyphase correlation at sensor resolution: pixel (i, j) = sum over the
-    phases (ry, rx) and (u, v) of w[s u + ry, s v + rx] x[s (i + u) + ry, s (j + v) + rx]; small sub-kernels
-    directly, larger ones in the Fourier domain."""
-    c = kernel.shape[0] // 2
-    padded, anchor = _phase_split(_box_extend(kernel, scale) * gain, c, scale)
-    nq = padded.shape[0] // scale
-    sub = padded.reshape(nq, scale, nq, scale).astype(np.float32)
-    if nq <= _DIRECT_MAX:  # small sub-kernels: direct correlation of each phase image
-        total: FloatArray | None = None
-        for ry in range(scale):
-            for rx, phase in enumerate(_column_phases(image[ry::scale], scale)):
-                part = _f32(cv2.filter2D(phase, -1, sub[:, ry, :, rx], anchor=(anchor, anchor), borderType=_BORDER))
-                total = part if total is None else _f32(cv2.add(total, part, dst=total))
-        assert total is not None
-        return total
-    h, w = image.shape[0] // scale, image.shape[1] // scale
-    hd, wd = cv2.getOptimalDFTSize(h + nq - 1), cv2.getOptimalDFTSize(w + nq - 1)
-    # Mirror the supersampled image so that every phase image is already bordered and of the DFT size: the
-    # correlation reads rows i + u < h + nq - 1 <= hd only, so nothing wraps around.
-    pad_y, pad_x = (hd + 1) * scale - image.shape[0], (wd + 1) * scale - image.shape[1]
-    border = scale * anchor
-    mirrored = cv2.copyMakeBorder(image, border, pad_y - border, border, pad_x - border, cv2.BORDER_REFLECT)
-    spectra: list[NDArray[np.float32]] = []
-    for ry in range(scale):
-        for rx in range(scale):
-            k_pad = np.zeros((hd, wd), dtype=np.float32)
-            k_pad[:nq, :nq] = sub[:, ry, :, rx]
-            k_spec = cv2.dft(k_pad)
-            view = mirrored[ry : ry + hd * scale, rx : rx + wd * scale]
-            phase = _f32(cv2.resize(view, (wd, hd), interpolation=cv2.INTER_NEAREST))  # (ry + s i, rx + s j)
-            for ch in range(3):
-                prod = _f32(cv2.mulSpectrums(cv2.dft(np.ascontiguousarray(phase[..., ch])), k_spec, 0, conjB=True))
-                if len(spectra) < 3:
-                    spectra.append(prod)
-                else:
-                    spectra[ch] = _f32(cv2.add(spectra[ch], prod, dst=spectra[ch]))
-    out = [cv2.idft(spec, flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)[:h, :w] for spec in spectra]
-    return np.stack(out, axis=-1)
-
-
 @register_op("camera.sensor_signal")
 def sensor_signal(radiance: FloatArray, scale: int, params: CameraParams, exposure_gain: float = 1.0) -> FloatArray:
     """Optics + pixel integration + exposure: the (H, W, 3) signal in fractions of full well (no CFA).
@@ -331,8 +229,8 @@ def sensor_signal(radiance: FloatArray, scale: int, params: CameraParams, exposu
     _check_multiple(image, scale)
     gain = FULL_WELL_WHITE * params.exposure * exposure_gain
     if _has_extra_blur(params):
-        return _composite_signal(image, optics_kernel(params, scale).astype(np.float64), scale, gain)
-    return _separable_signal(image, params.psf_sigma_px * scale, scale, gain)
+        return composite_signal(image, optics_kernel(params, scale).astype(np.float64), scale, gain)
+    return separable_signal(image, params.psf_sigma_px * scale, scale, gain)
 
 
 @register_op("camera.photograph")
@@ -350,9 +248,17 @@ def photograph_jpeg(
     radiance: FloatArray, scale: int, params: CameraParams, rng: np.random.Generator, exposure_gain: float = 1.0
 ) -> bytes:
     """photograph without decoding: the JPEG file the phone writes (what a dataset stores)."""
-    signal = sensor_signal(radiance, scale, params, exposure_gain)
-    raw_rgb = np.asarray(cv2.transform(signal, colour_response(params)), np.float32)
-    raw = add_sensor_noise(bayer_mosaic(raw_rgb, params.bayer_phase), params, rng)
+    colour = colour_response(params)
+    image = _as_float_image(radiance)
+    even = image.shape[0] % (2 * scale) == 0 and image.shape[1] % (2 * scale) == 0
+    if _has_extra_blur(params) and even:  # only the colour each photosite keeps (polyphase.cfa_signal)
+        gain = FULL_WELL_WHITE * params.exposure * exposure_gain
+        kernel = optics_kernel(params, scale).astype(np.float64)
+        mosaic = cfa_signal(image, kernel, scale, gain, colour, params.bayer_phase)
+    else:
+        signal = sensor_signal(image, scale, params, exposure_gain)
+        mosaic = bayer_mosaic(np.asarray(cv2.transform(signal, colour), np.float32), params.bayer_phase)
+    raw = add_sensor_noise(mosaic, params, rng)
     frame_bgr = isp_finish_u16(demosaic_u16(raw, params.bayer_phase, params.demosaic), params, bgr=True)
     return encode_jpeg_bgr(frame_bgr, params.jpeg_quality, params.video)
 

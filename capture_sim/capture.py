@@ -17,8 +17,9 @@ from capture_sim.sampler import Presentation, SceneParams, TiltParams, sample_pr
 from capture_sim.species import ALL_SPECIES, variants_for
 from capture_sim.validation import check_choice, check_int_range
 
-# 0.2.1: faster, same physics (renders equal 0.2.0 within float rounding); 0.2.0: area lights, torch mode
-SIMULATOR_VERSION = "0.2.1"
+# 0.2.2 and 0.2.1: faster, same physics (renders equal the previous version within float rounding); 0.2.0: area
+# lights, torch mode
+SIMULATOR_VERSION = "0.2.2"
 
 
 @dataclass(frozen=True)
