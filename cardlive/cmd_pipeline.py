@@ -1,6 +1,6 @@
 """CLI of the capture pipeline: `cardlive capture`, `cardlive evaluate-pipeline`, `cardlive glare-pairs`,
-`cardlive calibrate-gates`, `cardlive train-cardmask`, and the `bench pipeline` / `bench cardfinder` targets
-(dispatched from cli._bench)."""
+`cardlive calibrate-gates`, `cardlive calibrate-hologram`, `cardlive train-cardmask`, and the `bench pipeline` /
+`bench cardfinder` targets (dispatched from cli._bench)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,11 @@ def _capture(args: argparse.Namespace) -> int:
         reason = f" ({decision.reason})" if decision.reason else ""
         print(f"decision: {decision.outcome}{reason}: {decision.message}")
         print(f"fused recapture attack {attack}, ovd attack {ovd}, tilt coverage {fused['tilt_coverage_deg']:.1f} deg")
+        holo = fused["hologram"]
+        if holo is not None:
+            value = "-" if holo["statistic"] is None else f"{holo['statistic']:.2f}"
+            state = "seen" if holo["seen"] else "not seen"
+            print(f"hologram response {value} (threshold {holo['threshold']}): {state}")
     if args.preview is not None:
         print(f"preview: {write_preview(frames, decision, args.preview)}")
     return 0
@@ -54,7 +59,9 @@ def _evaluate_pipeline(args: argparse.Namespace) -> int:
     from edge_models.pipeline.runner import Models
 
     models = Models.load(args.model, args.ovd_model)
-    result = evaluate_pipeline(args.data, args.report, args.strictness, args.limit, not args.quiet, models)
+    result = evaluate_pipeline(
+        args.data, args.report, args.strictness, args.limit, not args.quiet, models, frozen_ovd=args.frozen_ovd
+    )
     print(format_summary(result))
     print(f"report: {args.report / 'report.json'}")
     return 0
@@ -103,6 +110,19 @@ def _calibrate(args: argparse.Namespace) -> int:
     doc = calibrate(args.data, args.limit, args.out or SPEC_PATH, progress=not args.quiet)
     print(json.dumps(doc["levels"], indent=2))
     print(f"spec: {args.out or SPEC_PATH}")
+    return 0
+
+
+def _calibrate_hologram(args: argparse.Namespace) -> int:
+    from edge_models.pipeline.hologram import SPEC_PATH
+    from edge_models.pipeline.hologram_calibrate import calibrate
+
+    if args.limit is not None and args.limit < 1:
+        raise ParameterError("--limit must be at least 1")
+    out = args.out or SPEC_PATH
+    doc = calibrate(args.data, args.limit, out, progress=not args.quiet)
+    print(json.dumps({"levels": doc["levels"], "passing": doc["calibration"]["passing"]}, indent=2))
+    print(f"spec: {out}")
     return 0
 
 
@@ -176,6 +196,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--limit", type=int, default=None, help="only the first N sequences")
     ev.add_argument("--model", type=Path, default=DEFAULT_RECAPTURE, help="recapture weights (default: committed)")
     ev.add_argument("--ovd-model", type=Path, default=DEFAULT_OVD, help="ovd weights (default: the committed ones)")
+    ev.add_argument(
+        "--frozen-ovd",
+        action="store_true",
+        help="also run every genuine sequence with its OVD frozen at one frame (species frozen_ovd: the attack the "
+        "hologram check exists for; it must never be accepted)",
+    )
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(handler=_evaluate_pipeline)
 
@@ -204,6 +230,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--out", type=Path, default=None, help="spec file to write (default: the shipped gates.json)")
     cal.add_argument("--quiet", action="store_true")
     cal.set_defaults(handler=_calibrate)
+
+    ch = sub.add_parser(
+        "calibrate-hologram",
+        help="re-derive the hologram response thresholds from simulated tilt sequences",
+        description="Measure the hologram check's response statistic (edge_models/pipeline/hologram.py) on the "
+        "genuine sequences of DATA, on the same sequences with their OVD frozen at one frame, and on the static "
+        "attacks, at the true quads; derive strict / normal / relaxed thresholds by the rules in "
+        "edge_models/pipeline/hologram_calibrate.py and write the spec (default: the shipped hologram.json).",
+    )
+    ch.add_argument("--data", type=Path, action="append", required=True, help="tilt-sequence folder (repeatable)")
+    ch.add_argument("--limit", type=int, default=None, help="only the first N sequences over all folders")
+    ch.add_argument("--out", type=Path, default=None, help="spec file to write (default: the shipped hologram.json)")
+    ch.add_argument("--quiet", action="store_true")
+    ch.set_defaults(handler=_calibrate_hologram)
 
     tm = sub.add_parser(
         "train-cardmask",

@@ -158,7 +158,7 @@ FROZEN_OVD_SPECIES = "frozen_ovd"
 FREEZE_MIN_RESPONSE = 3.0  # genuine sequences whose OVD moves less than this get no frozen copy
 
 
-def _noise_level(frame: NDArray[np.float32], where: NDArray[np.bool_]) -> float:
+def noise_level(frame: NDArray[np.float32], where: NDArray[np.bool_]) -> float:
     """Robust per-pixel noise sigma of one frame over `where`: the median absolute deviation of its finest detail
     (text edges are a minority of pixels and do not move the median)."""
     detail = (frame - cv2.GaussianBlur(frame, (0, 0), 1.0))[where]
@@ -182,7 +182,7 @@ def freeze_ovd(frames: NDArray[np.uint8], ovd: NDArray[np.bool_], source: int, s
     inside = int(ovd.sum())
     for t in range(len(frames)):
         gain = pixels[t][outside].mean(axis=0) / np.maximum(source_level, 1.0)
-        noise = rng.normal(0.0, _noise_level(pixels[t], outside), (inside, 3)) if t != source else 0.0
+        noise = rng.normal(0.0, noise_level(pixels[t], outside), (inside, 3)) if t != source else 0.0
         frozen[t][ovd] = pixels[source][ovd] * gain + noise
     return np.clip(np.rint(frozen), 0, 255).astype(np.uint8)
 

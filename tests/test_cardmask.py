@@ -123,7 +123,7 @@ def test_committed_mask_covers_the_card(tiny_set: Path) -> None:
         assert _iou(prob, quad + np.array([w / 3, 0.0]), (w, h)) < 0.5
 
 
-@pytest.mark.parametrize("index", [11, 36])
+@pytest.mark.parametrize("index", [8, 11, 21])
 def test_learned_candidates_find_cards_the_classical_search_misses(index: int) -> None:
     # bench frames (seed 900, never trained on) where the card lies on a similar, textured desk
     frame, quad = card_frame(900, index)

@@ -110,3 +110,18 @@ def test_frame_cache_reports_a_frame_it_cannot_write(tmp_path: Path) -> None:
     (tmp_path / "frames" / "0000.png").mkdir()  # a folder where the frame's file should go
     with pytest.raises(OutputError, match="could not write the cached frame"):
         cache.card_frame(0)
+
+
+def test_frozen_ovd_runs_every_genuine_sequence_again_as_an_attack(
+    two_folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, _ = two_folders
+    plain = evaluate_pipeline(a, tmp_path / "plain", progress=False)
+    frozen = evaluate_pipeline(a, tmp_path / "frozen", progress=False, frozen_ovd=True)
+    assert [r["label"] for r in plain["rows"]] == ["genuine", "print"]  # control: no copies unless asked
+    assert [r["label"] for r in frozen["rows"]] == ["genuine", "frozen_ovd", "print"]
+    copy = frozen["rows"][1]
+    assert copy["id"] == frozen["rows"][0]["id"]
+    assert copy["true_quads"]["outcome"] != "accept"
+    assert "label:frozen_ovd" in frozen["summary"]["true_quads"]["classes"]
+    assert frozen["frozen_ovd"] is True

@@ -10,7 +10,11 @@ Rules (the reference that the Swift / Kotlin SDKs mirror):
    P(print), averaged over the K frames, is larger.
 4. Hologram: with a sequence (>= 2 frames with a card), the tilt coverage must reach the spec's minimum, else retry
    "tilt"; the ovd model's attack score (1 - P(real OVD)) >= its threshold -> reject "no_live_hologram".
-   A single still has no tilt: the hologram check is skipped and the document says so (fused.ovd_score null).
+   Then, where the strictness level asks for it, the hologram itself must have visibly responded to the tilt
+   (pipeline/hologram.py: the template's OVD region against the rest of the card), else retry "hologram": a
+   genuine foil whose diffraction missed the camera over this tilt responds to the next one, a frozen one never
+   does, so a card whose hologram did not respond is never accepted.
+   A single still has no tilt: both hologram checks are skipped and the document says so (fused.ovd_score null).
 5. Otherwise accept.
 """
 
@@ -24,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from edge_models.pipeline.gates import GATE_ORDER, GateResult, GateSpec, first_failure
+from edge_models.pipeline.hologram import HologramResponse
 
 MESSAGES = {
     "accept": "Card verified",
@@ -31,6 +36,7 @@ MESSAGES = {
     "print": "This looks like a printed copy: present the physical card",
     "no_live_hologram": "The hologram does not respond to tilting like a real card's: present the physical card",
     "tilt": "Tilt the card slowly back and forth so the hologram can be checked",
+    "hologram": "Tilt the card a little further, slowly, until the hologram changes colour",
 }
 _EPS = 1e-6
 
@@ -83,6 +89,7 @@ class Decision:
     thresholds: Thresholds
     strictness: str
     models: dict[str, dict[str, str]] = field(default_factory=dict)
+    hologram: HologramResponse | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +102,7 @@ class Decision:
                 "ovd_score": None if self.ovd_score is None else round(self.ovd_score, 6),
                 "selected_frames": self.selected,
                 "tilt_coverage_deg": round(self.tilt_coverage_deg, 3),
+                "hologram": None if self.hologram is None else self.hologram.to_json(),
             },
             "thresholds": self.thresholds.to_json(),
             "strictness": self.strictness,
@@ -137,8 +145,10 @@ def decide(
     thresholds: Thresholds,
     sequence: bool,
     models: dict[str, dict[str, str]] | None = None,
+    hologram: HologramResponse | None = None,
 ) -> Decision:
-    """Apply the rules of the module docstring; `selected` are the scored best frames (select_best + model)."""
+    """Apply the rules of the module docstring; `selected` are the scored best frames (select_best + model);
+    `hologram`: the response check where the strictness level runs it (None: not run)."""
 
     def make(outcome: str, reason: str | None, message: str, fused: float | None) -> Decision:
         return Decision(
@@ -153,6 +163,7 @@ def decide(
             thresholds,
             spec.strictness,
             models or {},
+            hologram,
         )
 
     scored = [f for f in selected if f.attack_score is not None and f.scores is not None]
@@ -170,4 +181,6 @@ def decide(
             return make("retry", "tilt", MESSAGES["tilt"], fused)
         if ovd_score >= thresholds.ovd:
             return make("reject", "no_live_hologram", MESSAGES["no_live_hologram"], fused)
+        if hologram is not None and not hologram.seen:
+            return make("retry", "hologram", MESSAGES["hologram"], fused)
     return make("accept", None, MESSAGES["accept"], fused)

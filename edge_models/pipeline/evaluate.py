@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from tqdm import tqdm
 
 from capture_sim.dataset import read_index
@@ -29,6 +30,7 @@ from edge_models.datasets import split_folders
 from edge_models.images import load_rgb
 from edge_models.pipeline.cardfinder import find_card
 from edge_models.pipeline.decision import Decision
+from edge_models.pipeline.frozen_ovd import freeze_ovd_frames
 from edge_models.pipeline.gates import field_glare
 from edge_models.pipeline.quads import corner_error, rectify
 from edge_models.pipeline.references import MASK_SIZE, load_references
@@ -36,7 +38,13 @@ from edge_models.pipeline.runner import CapturePipeline, Models
 from edge_models.pipeline.simframes import NO_CARD_BASE, FrameCache, card_frame, no_card_frame
 
 CORNER_TARGET = 0.015
-EXPECTED = {"genuine": ("accept", None), "screen": ("reject", "screen"), "print": ("reject", "print")}
+FROZEN = "frozen_ovd"
+EXPECTED = {
+    "genuine": ("accept", None),
+    "screen": ("reject", "screen"),
+    "print": ("reject", "print"),
+    FROZEN: ("retry", "hologram"),  # or rejected by the ovd model: never accepted
+}
 
 
 def glare_group(folder: Path, row: dict[str, Any]) -> str:
@@ -61,6 +69,7 @@ def _brief(decision: Decision) -> dict[str, Any]:
         "attack_score": decision.fused_attack,
         "ovd_score": decision.ovd_score,
         "tilt_coverage_deg": round(decision.tilt_coverage_deg, 2),
+        "hologram": None if decision.hologram is None else decision.hologram.statistic,
     }
 
 
@@ -75,43 +84,33 @@ def evaluate_pipeline(
     limit: int | None = None,
     progress: bool = True,
     models: Models | None = None,
+    frozen_ovd: bool = False,
 ) -> dict[str, Any]:
     """Decisions on every tilt sequence of `data` (one folder, or several separated by commas); writes
-    report/report.json and returns it. `models`: the committed ones unless given (e.g. a candidate to compare)."""
+    report/report.json and returns it. `models`: the committed ones unless given (e.g. a candidate to compare).
+    frozen_ovd: every genuine sequence also runs with its OVD frozen at one frame (label and species frozen_ovd,
+    pipeline/frozen_ovd.py), an attack the pipeline must never accept."""
     rows = [(f, r) for f in split_folders(data) for r in read_index(f) if r["frames"] > 1][:limit]
     if not rows:
         raise InputError(f"{data} holds no tilt sequences; simulate them with --frames 8")
     models = models or Models.load()
     pipeline = CapturePipeline(models, strictness)
+    refs = load_references()
     per_row = []
-    for folder, row in tqdm(rows, desc="evaluate-pipeline", unit="sequence", disable=not progress):
+    for index, (folder, row) in enumerate(tqdm(rows, desc="evaluate-pipeline", unit="sequence", disable=not progress)):
         frames = [load_rgb(folder / p) for p in row["path"]]
         truth = [np.asarray(q, np.float64) for q in row["quad"]]
-        start = time.perf_counter()
-        found = pipeline.run(frames)
-        seconds = time.perf_counter() - start
-        oracle = pipeline.run(frames, truth)
-        errors = [
-            corner_error(f.quad, t) if f.quad is not None else float("inf")
-            for f, t in zip(found.frames, truth, strict=True)
-        ]
-        per_row.append(
-            {
-                "id": row["id"],
-                "label": row["label"],
-                "species": row["species"],
-                "glare": glare_group(folder, row) if row["label"] == "genuine" else None,
-                "finder": _brief(found),
-                "true_quads": _brief(oracle),
-                "frames_within_target": int(sum(e <= CORNER_TARGET for e in errors)),
-                "frames": len(errors),
-                "seconds": round(seconds, 3),
-            }
-        )
+        per_row.append(_run_row(pipeline, folder, row, frames, truth))
+        ovd = refs.ovd_mask(row["template_id"])
+        if frozen_ovd and row["label"] == "genuine" and ovd is not None:
+            source = int(np.random.default_rng([index, 7]).integers(len(frames)))
+            frozen = freeze_ovd_frames(frames, truth, ovd, source, seed=index)
+            per_row.append(_run_row(pipeline, folder, {**row, "label": FROZEN, "species": FROZEN}, frozen, truth))
     result = {
         "data": str(data),
         "models": models.versions,
         "strictness": strictness,
+        "frozen_ovd": frozen_ovd,
         "n": len(per_row),
         "summary": summarise(per_row),
         "rows": per_row,
@@ -119,6 +118,35 @@ def evaluate_pipeline(
     report.mkdir(parents=True, exist_ok=True)
     (report / "report.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def _run_row(
+    pipeline: CapturePipeline,
+    folder: Path,
+    row: dict[str, Any],
+    frames: list[NDArray[np.uint8]],
+    truth: list[NDArray[np.float64]],
+) -> dict[str, Any]:
+    """One sequence with the card finder and with the true quads."""
+    start = time.perf_counter()
+    found = pipeline.run(frames)
+    seconds = time.perf_counter() - start
+    oracle = pipeline.run(frames, truth)
+    errors = [
+        corner_error(f.quad, t) if f.quad is not None else float("inf")
+        for f, t in zip(found.frames, truth, strict=True)
+    ]
+    return {
+        "id": row["id"],
+        "label": row["label"],
+        "species": row["species"],
+        "glare": glare_group(folder, row) if row["label"] == "genuine" else None,
+        "finder": _brief(found),
+        "true_quads": _brief(oracle),
+        "frames_within_target": int(sum(e <= CORNER_TARGET for e in errors)),
+        "frames": len(errors),
+        "seconds": round(seconds, 3),
+    }
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Card references shipped with the pipeline: per template, a grey thumbnail (orientation and template recognition)
-and the masks of the fields that matter (portrait, text, MRZ) in card coordinates.
+the masks of the fields that matter (portrait, text, MRZ) and of its hologram (OVD) in card coordinates.
 
 Decision: the pipeline knows the document templates it accepts, as document-verification SDKs do. The references
 are built once from the simulator's twelve card designs (`build_references`, averaged over several holders so
@@ -7,8 +7,9 @@ that only the template's fixed layout remains) and shipped as `references.npz`; 
 simulator. A card that matches no template still gets a quad; its fields fall back to the union of all templates'
 field masks (`GENERIC`), so glare anywhere a field might be counts.
 
-Grids: thumbnails are THUMB_SIZE (86 x 54, 1 px per mm), field masks MASK_SIZE (172 x 108, 2 px per mm); pixel
-(i, j) covers card millimetres [i, i+1) / scale.
+Grids: thumbnails are THUMB_SIZE (86 x 54, 1 px per mm), field masks MASK_SIZE (172 x 108, 2 px per mm), OVD masks
+OVD_SIZE (344 x 216, 4 px per mm: the hologram check's grid, pipeline/hologram.py); pixel (i, j) covers card
+millimetres [i, i+1) / scale.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from edge_models.pipeline.quads import MIN_INSIDE, Quad, clockwise, long_side_fi
 REFERENCES_PATH = Path(__file__).parent / "references.npz"
 THUMB_SIZE = (86, 54)
 MASK_SIZE = (172, 108)
+OVD_SIZE = (344, 216)
 FIELDS = ("portrait", "text", "mrz")
 GENERIC = "generic"
 _HOLDERS = (11, 22, 33, 44, 55, 66)
@@ -37,10 +39,15 @@ class CardReferences:
     template_ids: tuple[str, ...]
     thumbs: NDArray[np.float32]  # (T, 54, 86), zero mean, unit norm per template (see normalise_thumb)
     masks: dict[str, NDArray[np.bool_]]  # template id or GENERIC -> (3, 108, 172) in FIELDS order
+    ovd_masks: dict[str, NDArray[np.bool_]]  # template id -> (216, 344): where the template's foil is
 
     def field_masks(self, template_id: str | None) -> NDArray[np.bool_]:
         """Field masks of a template, or the generic union when the template is unknown."""
         return self.masks.get(template_id or GENERIC, self.masks[GENERIC])
+
+    def ovd_mask(self, template_id: str | None) -> NDArray[np.bool_] | None:
+        """The template's OVD region, or None when the template is unknown (no generic hologram position)."""
+        return None if template_id is None else self.ovd_masks.get(template_id)
 
 
 def normalise_thumb(grey: NDArray[np.floating]) -> NDArray[np.float32]:
@@ -101,7 +108,7 @@ def build_references(out: Path = REFERENCES_PATH) -> Path:
     from capture_sim.cards import list_templates, render_card
 
     ids = list_templates()
-    thumbs, masks = [], {}
+    thumbs, masks, ovd = [], {}, {}
     for tid in ids:
         grey_sum = np.zeros(THUMB_SIZE[::-1], np.float64)
         union = np.zeros((len(FIELDS), MASK_SIZE[1], MASK_SIZE[0]), bool)
@@ -114,9 +121,11 @@ def build_references(out: Path = REFERENCES_PATH) -> Path:
                 union[k] |= cv2.resize(m, MASK_SIZE, interpolation=cv2.INTER_AREA) > 0.25
         thumbs.append(normalise_thumb(grey_sum / len(_HOLDERS)))
         masks[tid] = union
+        ovd[tid] = cv2.resize(art.ovd_mask.astype(np.float32), OVD_SIZE, interpolation=cv2.INTER_AREA) > 0.5
     generic = np.any(np.stack(list(masks.values())), axis=0)
     arrays = {"template_ids": np.array(ids), "thumbs": np.stack(thumbs), f"mask_{GENERIC}": generic}
     arrays.update({f"mask_{tid}": m for tid, m in masks.items()})
+    arrays.update({f"ovd_{tid}": m for tid, m in ovd.items()})
     np.savez_compressed(out, **arrays)
     return out
 
@@ -128,7 +137,8 @@ def load_references(path: Path = REFERENCES_PATH) -> CardReferences:
         with np.load(path) as data:
             ids = tuple(str(t) for t in data["template_ids"])
             masks = {key[5:]: np.asarray(data[key], bool) for key in data.files if key.startswith("mask_")}
+            ovd = {key[4:]: np.asarray(data[key], bool) for key in data.files if key.startswith("ovd_")}
             thumbs = np.asarray(data["thumbs"], np.float32)
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(f"cannot read the card references {path}: {exc}") from None
-    return CardReferences(ids, thumbs, masks)
+    return CardReferences(ids, thumbs, masks, ovd)

@@ -9,10 +9,12 @@ the ovd spec (edge_models.ovd_data.align_sequence). Models are the fp32 PyTorch 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from numpy.typing import NDArray
@@ -24,7 +26,8 @@ from edge_models.ovd_data import align_sequence, frame_indices
 from edge_models.pipeline.cardfinder import CardDetection, find_card
 from edge_models.pipeline.decision import Decision, FrameRecord, Thresholds, decide, select_best
 from edge_models.pipeline.gates import GateSpec, load_gate_spec, run_gates
-from edge_models.pipeline.references import CardReferences, load_references
+from edge_models.pipeline.hologram import HologramResponse, hologram_response, load_hologram_threshold
+from edge_models.pipeline.references import CardReferences, load_references, orient
 from edge_models.pipeline.tilt import tilt_coverage_deg
 from edge_models.weights import DEFAULT_WEIGHTS, LoadedModel, load_weights
 
@@ -87,6 +90,7 @@ class CapturePipeline:
         self.spec: GateSpec = load_gate_spec(strictness)
         self.best_k = best_k
         self.refs = refs or load_references()
+        self.hologram_threshold = load_hologram_threshold(strictness)
 
     def analyse(
         self, index: int, frame: NDArray[np.uint8], previous: NDArray[np.float64] | None, quad: NDArray | None = None
@@ -97,6 +101,9 @@ class CapturePipeline:
             found: CardDetection | None = find_card(frame, self.refs, previous=previous)
             quad = None if found is None else found.quad
             template = None if found is None else found.template_id
+        else:  # the given quad stays; the template is named as the finder names it
+            grey = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), np.uint8)
+            template = orient(grey, np.asarray(quad, np.float64), 1.0, self.refs)[1]
         fields = self.refs.field_masks(template)
         gates = run_gates(frame, quad, fields, self.spec, previous)
         return FrameRecord(index, None if quad is None else np.asarray(quad, np.float64), gates, template_id=template)
@@ -120,11 +127,33 @@ class CapturePipeline:
         h, w = frames[0].shape[:2]
         coverage = tilt_coverage_deg([r.quad for r in with_card if r.quad is not None], w, h)
         sequence = len(frames) >= 2
-        ovd_score = None
+        ovd_score, hologram = None, None
         if sequence and len(with_card) >= 2 and coverage >= self.spec.min_tilt_coverage_deg:
-            ovd_score = score_ovd(
-                self.models.ovd, [frames[r.index] for r in with_card], [r.quad for r in with_card if r.quad is not None]
-            )
+            card_frames = [frames[r.index] for r in with_card]
+            card_quads = [r.quad for r in with_card if r.quad is not None]
+            ovd_score = score_ovd(self.models.ovd, card_frames, card_quads)
+            if self.hologram_threshold is not None:
+                hologram = self._hologram(with_card, card_frames, card_quads, self.hologram_threshold)
         return decide(
-            records, selected, ovd_score, coverage, self.spec, self.models.thresholds, sequence, self.models.versions
+            records,
+            selected,
+            ovd_score,
+            coverage,
+            self.spec,
+            self.models.thresholds,
+            sequence,
+            self.models.versions,
+            hologram,
         )
+
+    def _hologram(
+        self,
+        with_card: list[FrameRecord],
+        frames: list[NDArray[np.uint8]],
+        quads: list[NDArray[np.float64]],
+        threshold: float,
+    ) -> HologramResponse:
+        """The response check on the frames with a card, with the template most of them were matched to."""
+        named = Counter(r.template_id for r in with_card if r.template_id is not None)
+        template = named.most_common(1)[0][0] if named else None
+        return hologram_response(frames, quads, template, self.refs, threshold)
