@@ -14,7 +14,10 @@ from cardlive.output import write_json_report
 # the committed weights, named here so that building the parser does not import torch (edge_models.weights does)
 DEFAULT_RECAPTURE = Path(__file__).parents[1] / "edge_models" / "weights" / "recapture.pt"
 DEFAULT_OVD = DEFAULT_RECAPTURE.with_name("ovd.pt")
-STRICTNESS_HELP = "gate thresholds: strict, normal or relaxed (default normal; see edge_models/pipeline/gates.json)"
+STRICTNESS_HELP = (
+    "gate and hologram thresholds: strict, normal or relaxed (default normal; see gates.json and hologram.json in "
+    "edge_models/pipeline/)"
+)
 
 
 def _capture(args: argparse.Namespace) -> int:
