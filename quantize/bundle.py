@@ -52,8 +52,9 @@ CHECK_SAMPLES = 4
 # 0.5.0's release bundle missed the 0.1 conformance ceiling (max |delta| LiteRT 0.17, ONNX 0.12), with the last two
 # blocks too (LiteRT 0.135, ONNX 0.15; 1,024 calibration mosaics: 0.095, 0.14); the whole trunk: 0.073 and 0.018
 # at 288 KB (limit 300). ovd 0.3.0 keeps its parameter-free colour-change branch in float (all int8: max |delta|
-# 0.14, the chroma deviation at 24.9 dB SQNR).
-INT8_FLOAT_MODULES = {"recapture": ("global_trunk", "head"), "ovd": ("colour_change", "score_head")}
+# 0.14, the chroma deviation at 24.9 dB SQNR) and its temporal block (with it int8 the ONNX file's max |delta| was
+# 0.098 against the 0.1 ceiling; float: 0.087, LiteRT 0.078; 58.5 KB).
+INT8_FLOAT_MODULES = {"recapture": ("global_trunk", "head"), "ovd": ("colour_change", "temporal", "score_head")}
 Hook = Callable[[Path], None]
 
 

@@ -15,6 +15,7 @@ import torch
 from cardlive.errors import ParameterError
 from edge_models.models import create_model
 from edge_models.weights import load_weights
+from quantize.bundle import INT8_FLOAT_MODULES
 from quantize.coreml_export import validate_coreml
 from quantize.fold import fold_batchnorm, max_output_difference, remaining_batchnorms
 from quantize.litert_export import tflite_op_types
@@ -105,9 +106,11 @@ def test_int8_tflite_is_integer_and_small(exported_bundle: Path, model: str) -> 
     interpreter = Interpreter(model_path=str(path))
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     convs = [op for op in interpreter._get_ops_details() if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
-    # bundle.INT8_FLOAT_MODULES: recapture keeps its global trunk (every convolution of it) in float
+    # bundle.INT8_FLOAT_MODULES: every convolution of the modules kept in float (recapture's global trunk, ovd's
+    # temporal block), and only those
     float_convs = [op for op in convs if tensors[op["inputs"][0]]["dtype"] == np.float32]
-    assert len(float_convs) == (_convolutions(create_model("recapture").global_trunk) if model == "recapture" else 0)
+    network = create_model(model)
+    assert len(float_convs) == sum(_convolutions(getattr(network, name)) for name in INT8_FLOAT_MODULES[model])
     int8_convs = [op for op in convs if op not in float_convs]
     assert int8_convs
     for op in int8_convs:
