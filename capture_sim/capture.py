@@ -13,7 +13,7 @@ from capture_sim.geometry import Pose
 from capture_sim.lighting import sample_torch
 from capture_sim.render import FrameRender, render_frame
 from capture_sim.rng import make_rng
-from capture_sim.sampler import Presentation, SceneParams, TiltParams, sample_presentation, sample_scene
+from capture_sim.sampler import Presentation, SceneParams, TiltParams, sample_presentation, sample_scene, sample_tilt
 from capture_sim.species import ALL_SPECIES, variants_for
 from capture_sim.validation import check_choice, check_int_range
 
@@ -33,11 +33,13 @@ class SimConfig:
     supersample: int = 2
     torch: bool = False  # the phone's torch is on (a candidate tilt-check capture mode): a point light at the lens
     laminate_glare: bool = True  # False: the genuine card's laminate reflects no highlight (paired glare experiments)
+    attempt: int = 0  # > 0: the same scenes swept again (a new tilt sweep, tremor and sensor noise; retry experiments)
 
     def __post_init__(self) -> None:
         check_int_range("seed", self.seed, 0, 2**63 - 1)
         check_int_range("frames", self.frames, 1, 64)
         check_int_range("supersample", self.supersample, 1, 4)
+        check_int_range("attempt", self.attempt, 0, 1000)
         check_choice("size", tuple(self.size), [(1280, 720), (1920, 1080)])
         for species in self.species:
             check_choice("species", species, ALL_SPECIES)
@@ -115,12 +117,15 @@ def render_capture(config: SimConfig, index: int) -> Capture:
     if config.torch:
         torch = sample_torch(make_rng(config.seed, pair_id, "torch"))
         scene = dataclasses.replace(scene, light=dataclasses.replace(scene.light, torch=torch))
+    again = f":attempt{config.attempt}" if config.attempt else ""  # attempt 0 keeps the original streams
+    if config.attempt:
+        scene = dataclasses.replace(scene, tilt=sample_tilt(make_rng(config.seed, pair_id, f"tilt{again}")))
     presentation = sample_presentation(config.seed, pair_id, label, config.species)
-    poses = tilt_poses(scene.pose, scene.tilt, config.frames, make_rng(config.seed, pair_id, "tremor"))
+    poses = tilt_poses(scene.pose, scene.tilt, config.frames, make_rng(config.seed, pair_id, f"tremor{again}"))
     content_poses = tilt_poses(scene.photo_pose, scene.tilt, config.frames, make_rng(config.seed, pair_id, "clip"))
     frames = []
     for t, pose in enumerate(poses):
-        camera_rng = make_rng(config.seed, pair_id, f"camera:{t}")
+        camera_rng = make_rng(config.seed, pair_id, f"camera:{t}{again}")
         content_pose = content_poses[t] if presentation.content_source == "video" else None
         frames.append(
             render_frame(scene, presentation, pose, camera_rng, config.supersample, content_pose, config.laminate_glare)

@@ -43,6 +43,16 @@ class TiltParams:
         check_range("tilt.tremor_mm", self.tremor_mm, 0.0, 5.0)
 
 
+def sample_tilt(rng: np.random.Generator) -> TiltParams:
+    """The user's tilt sweep: 8-25 degrees either way about the card's x or y axis (give or take 10), tremor."""
+    return TiltParams(
+        amplitude_deg=float(rng.uniform(8.0, 25.0)),
+        axis_deg=float(rng.choice([0.0, 90.0]) + rng.normal(0.0, 10.0)),
+        tremor_deg=float(rng.uniform(0.1, 0.8)),
+        tremor_mm=float(rng.uniform(0.1, 1.0)),
+    )
+
+
 @dataclass(frozen=True)
 class SceneParams:
     """Everything a pair shares."""
@@ -146,12 +156,7 @@ def sample_scene(seed: int, pair_id: int, size: tuple[int, int] = (1280, 720)) -
         shadow_offset_px=(float(rng.uniform(-12, 12)), float(rng.uniform(2, 16))),
         shadow_blur_px=float(rng.uniform(3.0, 14.0)),
         shadow_strength=float(rng.uniform(0.15, 0.5) if on_desk else 0.0),
-        tilt=TiltParams(
-            amplitude_deg=float(rng.uniform(8.0, 25.0)),
-            axis_deg=float(rng.choice([0.0, 90.0]) + rng.normal(0.0, 10.0)),
-            tremor_deg=float(rng.uniform(0.1, 0.8)),
-            tremor_mm=float(rng.uniform(0.1, 1.0)),
-        ),
+        tilt=sample_tilt(rng),
         exposure_s=float(1.0 / rng.uniform(30.0, 500.0)),
         line_time_s=float(rng.uniform(8e-6, 30e-6) * 1080.0 / max(width, height)),
         shutter_phase=float(rng.uniform(0.0, 1.0)),

@@ -41,6 +41,7 @@ def _simulate(args: argparse.Namespace) -> int:
         supersample=args.supersample,
         torch=args.torch,
         laminate_glare=not args.no_laminate_glare,
+        attempt=args.attempt,
     )
     index = simulate(
         args.out,
@@ -229,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="genuine cards' laminate reflects no highlight, all else identical: render a seed with and without "
         "it and compare with `cardlive glare-pairs`",
+    )
+    sim.add_argument(
+        "--attempt",
+        type=int,
+        default=0,
+        help="sweep the same scenes again: attempt K > 0 keeps every card, light, camera and base pose of the seed and "
+        "draws a new tilt sweep, tremor and sensor noise (what a user asked to tilt again does; default 0)",
     )
     sim.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     sim.add_argument("--supersample", type=int, default=2, help="scene samples per pixel along each axis (1-4)")
