@@ -5,7 +5,7 @@ genuine sequence, except that the OVD region stays as it was in one frame, as pr
 region is the source frame's card, re-projected through that frame's quad, scaled by how the rest of the card's
 brightness changed from the source to that frame (lit like the card it sits on), plus fresh noise at the level of
 that frame's own card (edge_models.ovd_data.freeze_ovd does the same on the ovd model's rectified crops).
-`cardlive evaluate-pipeline --frozen-ovd` runs every genuine sequence frozen as well; none may be accepted.
+`cardlive evaluate-pipeline --frozen-ovd` runs every genuine sequence frozen as well; the pipeline should accept none.
 """
 
 from __future__ import annotations

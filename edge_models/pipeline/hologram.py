@@ -55,8 +55,8 @@ MIN_CORE, MIN_REST = 30, 200  # pixels with enough unglared frames for a verdict
 
 @dataclass(frozen=True)
 class HologramResponse:
-    """statistic: OVD / rest change ratio (None: no template OVD known, or too little of it unglared); seen:
-    statistic >= threshold."""
+    """statistic: the OVD's colour change minus the rest of the card's (CIELAB units; None: no template OVD known,
+    or too little of it unglared); seen: statistic >= threshold."""
 
     statistic: float | None
     threshold: float

@@ -3,7 +3,9 @@
 `CapturePipeline.run(frames)` is the reference of what the app does with its preview stream. The card finder tracks
 the previous frame's quad and searches the whole frame only when tracking fails. The recapture model scores only the
 best K usable frames; the ovd model sees up to 8 frames with a card, spread evenly over the sequence, rectified with
-the ovd spec (edge_models.ovd_data.align_sequence). Models are the fp32 PyTorch references (edge_models.weights).
+the ovd spec (edge_models.ovd_data.align_sequence), and where the strictness level asks for it the hologram check
+(pipeline/hologram.py) reads the same frames at 4 px/mm with the template most frames were matched to. Models are the
+fp32 PyTorch references (edge_models.weights).
 """
 
 from __future__ import annotations
