@@ -10,15 +10,18 @@ import numpy as np
 import pytest
 
 from cardlive.errors import InputError, ParameterError
+from edge_models.pipeline import hologram
 from edge_models.pipeline.decision import Thresholds, decide
 from edge_models.pipeline.frozen_ovd import freeze_ovd_frames
 from edge_models.pipeline.gates import load_gate_spec
 from edge_models.pipeline.hologram import (
     HologramResponse,
+    alignment,
     glare_pixels,
     hologram_response,
     load_hologram_threshold,
     rectified_cards,
+    regions,
     response_statistic,
 )
 from edge_models.pipeline.hologram_calibrate import derive
@@ -167,3 +170,21 @@ def test_shipped_spec_levels_and_errors(tmp_path: Path) -> None:
     broken.write_text(json.dumps({"levels": {}}))
     with pytest.raises(InputError, match="hologram spec"):
         load_hologram_threshold("normal", broken)
+
+
+def test_a_misregistered_frame_is_left_out_instead_of_reading_as_a_response(monkeypatch: pytest.MonkeyPatch) -> None:
+    cards = _cards(False)
+    cards[3] = np.roll(cards[3], (6, 10), axis=(0, 1))  # one frame read through a quad ~3 mm off
+    scores = alignment(cards, regions(_ovd())[1], glare_pixels(cards, _ovd()))
+    assert scores[3] < 0.7 < scores[[0, 1, 2, 4, 5, 6, 7]].min()
+    frozen = response_statistic(cards, _ovd())
+    assert frozen is not None
+    assert frozen < 2.0
+    monkeypatch.setattr(hologram, "ALIGN_MIN", -1.0)  # negative control: keep every frame
+    unfiltered = response_statistic(cards, _ovd())
+    assert unfiltered is not None
+    assert unfiltered > 6.0  # the shifted print under the foil reads as a response
+    monkeypatch.setattr(hologram, "ALIGN_MIN", 0.7)
+    for k, t in enumerate(range(1, 7)):  # most frames off, each its own way: no verdict
+        cards[t] = np.roll(_cards(False)[t], (3 * (k + 1), 5 * (k + 1) * (-1) ** k), axis=(0, 1))
+    assert response_statistic(cards, _ovd()) is None
