@@ -7,7 +7,7 @@ import functools
 import cv2
 import numpy as np
 
-from edge_models.pipeline.quads import CARD_H_MM, CARD_W_MM
+from edge_models.pipeline.quads import CARD_H_MM, CARD_W_MM, off_frame_sides
 
 FRAME_W, FRAME_H = 1280, 720
 FRONTAL = np.array([[340.0, 160.0], [940.0, 160.0], [940.0, 538.4], [340.0, 538.4]])  # 600 px wide, ID-1 aspect
@@ -49,3 +49,9 @@ def add_glare(frame: np.ndarray, quad: np.ndarray, centre_mm: tuple[float, float
     px_per_mm = np.linalg.norm(quad[1] - quad[0]) / CARD_W_MM
     cv2.circle(out, (round(c[0]), round(c[1])), round(radius_mm * px_per_mm), (255, 255, 255), -1)
     return out
+
+
+def without_slide(quad: np.ndarray, w: int, h: int) -> np.ndarray | None:
+    """cardfinder._slid_off_frame without the slide (negative controls): a quad with one clipped side is dropped,
+    any other passes as it is."""
+    return None if len(off_frame_sides(quad, w, h)) == 1 else quad

@@ -9,7 +9,7 @@ import pytest
 from edge_models.pipeline import candidates, cardfinder
 from edge_models.pipeline.quads import corner_error, inside_fraction
 from edge_models.pipeline.references import load_references, masked_correlations, normalise_thumb
-from tests.pipeline_helpers import FRAME_H, FRAME_W, FRONTAL, synthetic_frame
+from tests.pipeline_helpers import FRAME_H, FRAME_W, FRONTAL, synthetic_frame, without_slide
 
 
 def _shifted(dx: float, dy: float = 0.0) -> np.ndarray:
@@ -36,7 +36,7 @@ def test_the_hidden_side_is_slid_out_only_while_it_stays_outside_the_frame(monke
     found = cardfinder.find_card(frame, learned=False)
     assert found is not None
     # negative control: without the slide the clipped quad has the wrong aspect and nothing replaces it
-    monkeypatch.setattr(cardfinder, "_slid_off_frame", lambda quad, side, w, h: None)
+    monkeypatch.setattr(cardfinder, "_slid_off_frame", without_slide)
     lost = cardfinder.find_card(frame, learned=False)
     assert lost is None or corner_error(lost.quad, card) > 0.015
 

@@ -11,7 +11,7 @@ from edge_models.pipeline import refine as refinement
 from edge_models.pipeline.cardmask import quad_mask
 from edge_models.pipeline.quads import aspect_repairs, corner_error, rectified_aspect
 from edge_models.pipeline.refine import MaskGuide, refine
-from tests.pipeline_helpers import FRONTAL, synthetic_frame
+from tests.pipeline_helpers import FRONTAL, synthetic_frame, without_slide
 
 H, W = 720, 1280
 
@@ -100,6 +100,6 @@ def test_a_card_running_off_the_top_of_the_frame_is_repaired(monkeypatch: pytest
     # negative control: without the repair (nor the slide of a side on the frame's border out to ID-1's aspect,
     # tests/test_card_off_frame.py) the top side stays on the band
     monkeypatch.setattr(cardfinder, "REPAIR_ASPECT_TOLERANCE", 9.0)
-    monkeypatch.setattr(cardfinder, "_slid_off_frame", lambda quad, side, w, h: None)
+    monkeypatch.setattr(cardfinder, "_slid_off_frame", without_slide)
     unrepaired = cardfinder.find_card(frame, learned=False)
     assert unrepaired is None or corner_error(unrepaired.quad, card) > 0.015

@@ -142,9 +142,8 @@ def _verify(
     if not np.all(np.isfinite(quad)) or quad_area(quad) < MIN_AREA_FRACTION * w * h:
         return None
     quad = long_side_first(clockwise(quad))
-    clipped = off_frame_sides(quad, w, h)
-    if repair and len(clipped) == 1:
-        slid = _slid_off_frame(quad, clipped[0], w, h)
+    if repair:
+        slid = _slid_off_frame(quad, w, h)
         if slid is None:
             return None
         quad = slid
@@ -183,9 +182,14 @@ def _confirmed_repair(
     return confirmed
 
 
-def _slid_off_frame(quad: Quad, side: int, w: int, h: int) -> Quad | None:
-    """The quad with its side `side` (outside the frame, or on its border) slid to ID-1's aspect, if that side then
-    still lies outside the frame (were it inside, its edge would show)."""
+def _slid_off_frame(quad: Quad, w: int, h: int) -> Quad | None:
+    """The card a quad would be: with exactly one side outside the frame or on its border, that side slid to
+    ID-1's aspect, if it then still lies outside the frame (were it inside, its edge would show; else None); any
+    other quad as it is."""
+    clipped = off_frame_sides(quad, w, h)
+    if len(clipped) != 1:
+        return quad
+    side = clipped[0]
     for slid in aspect_repairs(quad, w, h, (side,)):
         if side in off_frame_sides(slid, w, h):
             return long_side_first(clockwise(slid))
@@ -255,12 +259,10 @@ def _screen_and_verify(
     screened = []
     for rough in rough_quads:
         quad = long_side_first(clockwise(rough / scale))
-        clipped = off_frame_sides(quad, w, h)
-        if len(clipped) == 1:  # ranked as the card it would be, its clipped side slid out to ID-1's aspect
-            slid = _slid_off_frame(quad, clipped[0], w, h)
-            if slid is None:
-                continue
-            quad = slid
+        slid = _slid_off_frame(quad, w, h)  # ranked as the card it would be, a clipped side slid out
+        if slid is None:
+            continue
+        quad = slid
         if not _ROUGH_ASPECT[0] <= rectified_aspect(quad, w, h) <= _ROUGH_ASPECT[1]:
             continue
         screened.append((orient(small, quad, scale, refs)[2], quad))
