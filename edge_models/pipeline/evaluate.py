@@ -30,7 +30,7 @@ from edge_models.datasets import split_folders
 from edge_models.images import load_rgb
 from edge_models.pipeline.cardfinder import find_card
 from edge_models.pipeline.decision import Decision
-from edge_models.pipeline.frozen_ovd import freeze_ovd_frames
+from edge_models.pipeline.frozen_ovd import frozen_copy
 from edge_models.pipeline.gates import field_glare
 from edge_models.pipeline.quads import corner_error, rectify
 from edge_models.pipeline.references import MASK_SIZE, load_references
@@ -95,16 +95,14 @@ def evaluate_pipeline(
         raise InputError(f"{data} holds no tilt sequences; simulate them with --frames 8")
     models = models or Models.load()
     pipeline = CapturePipeline(models, strictness)
-    refs = load_references()
     per_row = []
     for index, (folder, row) in enumerate(tqdm(rows, desc="evaluate-pipeline", unit="sequence", disable=not progress)):
         frames = [load_rgb(folder / p) for p in row["path"]]
         truth = [np.asarray(q, np.float64) for q in row["quad"]]
         per_row.append(_run_row(pipeline, folder, row, frames, truth))
-        ovd = refs.ovd_mask(row["template_id"])
+        ovd = pipeline.refs.ovd_mask(row["template_id"])
         if frozen_ovd and row["label"] == "genuine" and ovd is not None:
-            source = int(np.random.default_rng([index, 7]).integers(len(frames)))
-            frozen = freeze_ovd_frames(frames, truth, ovd, source, seed=index)
+            frozen = frozen_copy(frames, truth, ovd, index)
             per_row.append(_run_row(pipeline, folder, {**row, "label": FROZEN, "species": FROZEN}, frozen, truth))
     result = {
         "data": str(data),

@@ -54,3 +54,12 @@ def freeze_ovd_frames(
         pixels[region] = shown[region] + noise
         out.append(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
     return out
+
+
+def frozen_copy(
+    frames: list[NDArray[np.uint8]], quads: list[NDArray[np.float64]], ovd: NDArray[np.bool_], index: int
+) -> list[NDArray[np.uint8]]:
+    """The frozen copy of sequence `index` of an evaluation or calibration set: source frame and noise seeded by
+    the index, so both commands freeze a sequence alike."""
+    source = int(np.random.default_rng([index, 7]).integers(len(frames)))
+    return freeze_ovd_frames(frames, quads, ovd, source, seed=index)

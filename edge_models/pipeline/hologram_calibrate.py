@@ -25,7 +25,7 @@ from tqdm import tqdm
 from capture_sim.dataset import read_index
 from cardlive.errors import InputError
 from edge_models.images import load_rgb
-from edge_models.pipeline.frozen_ovd import freeze_ovd_frames
+from edge_models.pipeline.frozen_ovd import frozen_copy
 from edge_models.pipeline.hologram import SPEC_PATH, rectified_cards, response_statistic
 from edge_models.pipeline.references import load_references
 
@@ -58,8 +58,7 @@ def measure(folders: list[Path], limit: int | None, progress: bool = True) -> di
             out["attack"].append(statistic)
             continue
         out["genuine"].append(statistic)
-        source = int(np.random.default_rng([index, 7]).integers(len(frames)))
-        frozen = freeze_ovd_frames(frames, quads, ovd, source, seed=index)
+        frozen = frozen_copy(frames, quads, ovd, index)
         out["frozen"].append(response_statistic(rectified_cards(frozen, quads), ovd))
     return out
 

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from numpy.typing import NDArray
@@ -25,7 +24,7 @@ from edge_models.models.ovd import SequenceLayout
 from edge_models.models.recapture import LABELS
 from edge_models.mosaic import build_mosaic
 from edge_models.ovd_data import align_sequence, frame_indices
-from edge_models.pipeline.cardfinder import CardDetection, find_card
+from edge_models.pipeline.cardfinder import CardDetection, find_card, to_grey
 from edge_models.pipeline.decision import Decision, FrameRecord, Thresholds, decide, select_best
 from edge_models.pipeline.gates import GateSpec, load_gate_spec, run_gates
 from edge_models.pipeline.hologram import HologramResponse, hologram_response, load_hologram_threshold
@@ -104,8 +103,7 @@ class CapturePipeline:
             quad = None if found is None else found.quad
             template = None if found is None else found.template_id
         else:  # the given quad stays; the template is named as the finder names it
-            grey = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), np.uint8)
-            template = orient(grey, np.asarray(quad, np.float64), 1.0, self.refs)[1]
+            template = orient(to_grey(frame), np.asarray(quad, np.float64), 1.0, self.refs)[1]
         fields = self.refs.field_masks(template)
         gates = run_gates(frame, quad, fields, self.spec, previous)
         return FrameRecord(index, None if quad is None else np.asarray(quad, np.float64), gates, template_id=template)
