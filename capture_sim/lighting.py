@@ -260,6 +260,11 @@ def _torch_terms(terms: _ViewTerms, distance_mm: FloatArray, torch: float) -> tu
     return irradiance.astype(np.float32, copy=False), cos_i
 
 
+def _torch_lobe(irradiance: FloatArray, cos_i: FloatArray, shininess: float, f0: float) -> FloatArray:
+    """The torch's specular lobe: light at the lens, so H = V and N.H = cos_i; Fresnel at normal incidence (f0)."""
+    return irradiance * np.float32((shininess + 8.0) / 8.0 * f0) * _power(cos_i, shininess)
+
+
 @register_op("lighting.torch_shading")
 def torch_shading(
     geometry: SurfaceGeometry, torch: float, shininess: float, f0: float
@@ -271,9 +276,7 @@ def torch_shading(
     """
     check_range("shininess", shininess, 1.0, 20000.0)
     irradiance, cos_i = _torch_terms(_ViewTerms.of(geometry), geometry.distance_mm, torch)
-    norm = (shininess + 8.0) / 8.0
-    specular = irradiance * np.float32(norm * f0) * _power(cos_i, shininess)
-    return irradiance, specular.astype(np.float32, copy=False)
+    return irradiance, _torch_lobe(irradiance, cos_i, shininess, f0).astype(np.float32, copy=False)
 
 
 def environment_lobes(
@@ -298,7 +301,7 @@ def environment_lobes(
         irradiance, cos_i = _torch_terms(terms, geometry.distance_mm, light.torch)
         diffuse += irradiance
         for out, (s, f0) in zip(specular, lobes, strict=True):
-            out += irradiance * np.float32((s + 8.0) / 8.0 * f0) * _power(cos_i, s)
+            out += _torch_lobe(irradiance, cos_i, s, f0)
     return diffuse, specular
 
 
@@ -355,17 +358,3 @@ def grating_radiance(
     if light.torch > 0.0:
         out += diffracted(view, view, axes, grating, light.torch_irradiance(distance_mm))
     return out
-
-
-def environment_diffraction(
-    view: FloatArray,
-    light: LightParams,
-    normal: NDArray[np.float64],
-    grating_angle: FloatArray,
-    grating_period_nm: FloatArray,
-    in_plane_x: NDArray[np.float64],
-    distance_mm: float,
-) -> FloatArray:
-    """ovd_diffraction summed over the main light, every area light and the torch (L = V at every texel)."""
-    grating = Grating.of(grating_angle, grating_period_nm)
-    return grating_radiance(view, light, normal, grating, in_plane_x, distance_mm)

@@ -8,12 +8,13 @@ import pytest
 from capture_sim.appearance import card_artwork, foil_box
 from capture_sim.capture import SimConfig, render_capture, tilt_poses
 from capture_sim.geometry import CARD_HEIGHT_MM, CARD_WIDTH_MM, Pose
+from capture_sim.grating import Grating
 from capture_sim.lighting import (
     AreaLight,
     LightParams,
     area_shininess,
-    environment_diffraction,
     environment_shading,
+    grating_radiance,
     ovd_diffraction,
     surface_geometry,
     torch_shading,
@@ -110,8 +111,8 @@ def _foil_change(seed: int, pair: int, torch: float) -> float:
     for pose in tilt_poses(scene.pose, scene.tilt, 8, make_rng(seed, pair, "tremor")):
         geo = surface_geometry(pose, light, CARD_WIDTH_MM, CARD_HEIGHT_MM, w, h)
         view = geo.view[y0:y1, x0:x1]
-        args = (art.grating_angle[y0:y1, x0:x1], art.grating_period_nm[y0:y1, x0:x1], pose.rotation[:, 0])
-        out = environment_diffraction(view, light, geo.normal, *args, pose.distance_mm)
+        grating = Grating.of(art.grating_angle[y0:y1, x0:x1], art.grating_period_nm[y0:y1, x0:x1])
+        out = grating_radiance(view, light, geo.normal, grating, pose.rotation[:, 0], pose.distance_mm)
         frames.append(out.mean(axis=-1)[mask] / light.irradiance(pose.normal, pose.distance_mm))
     stack = np.stack(frames)
     return float(((stack.max(axis=0) - stack.min(axis=0)) > 0.25).mean())
