@@ -12,7 +12,7 @@ from capture_sim.geometry import Camera, Pose, apply_homography, plane_homograph
 from capture_sim.ops import register_op
 
 FloatArray = NDArray[np.float32]
-_BLOCK_ROWS = 32
+BLOCK_ROWS = 32  # rows per block of the per-pixel passes (their temporaries stay in cache)
 _REMAP_ROWS = 64
 _UNIT_LEVELS = np.arange(256, dtype=np.float32) / np.float32(255.0)  # uint8 coverage -> [0, 1]
 
@@ -66,8 +66,8 @@ def sample_plane(frame_to_plane: NDArray[np.floating], roi: Roi) -> PlaneSamples
     col = [(m[r, 0] * xs).astype(np.float32) for r in range(3)]
     row = [(m[r, 1] * ys + m[r, 2]).astype(np.float32) for r in range(3)]
     px, py = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
-    for r0 in range(0, h, _BLOCK_ROWS):
-        rows = slice(r0, r0 + _BLOCK_ROWS)
+    for r0 in range(0, h, BLOCK_ROWS):
+        rows = slice(r0, r0 + BLOCK_ROWS)
         inv = np.float32(1.0) / (col[2] + row[2][rows])
         np.multiply(col[0] + row[0][rows], inv, out=px[rows])
         np.multiply(col[1] + row[1][rows], inv, out=py[rows])

@@ -30,6 +30,7 @@ from capture_sim.geometry import (
     plane_homography,
 )
 from capture_sim.planes import (
+    BLOCK_ROWS,
     polygon_coverage,
     rect_coverage,
     roi_around,
@@ -60,7 +61,6 @@ from capture_sim.surfaces import (
 FloatArray = NDArray[np.float32]
 DEVICE_THICKNESS_MM = 8.0
 GLARE_THRESHOLD = 0.5  # specular radiance above half of the exposed diffuse white counts as glare
-_BLOCK_ROWS = 32
 HOLDABLE_WIDTH_MM = 320.0  # phones and tablets are held up to the camera; laptops and monitors stand on the desk
 
 
@@ -292,8 +292,8 @@ def _light_and_composite(
     glass_albedo, diffuse, specular, light_rgb = reflection
     scale = (*(float(c) for c in light_rgb), 0.0)
     bezel = np.float32(0.04)
-    for r0 in range(0, emission.shape[0], _BLOCK_ROWS):
-        rows = slice(r0, r0 + _BLOCK_ROWS)
+    for r0 in range(0, emission.shape[0], BLOCK_ROWS):
+        rows = slice(r0, r0 + BLOCK_ROWS)
         if row_gain is not None:
             emission[rows] *= row_gain[rows]
         reflected = (bezel + (glass_albedo - bezel) * in_active[rows]) * diffuse[rows] + specular[rows]
@@ -327,8 +327,8 @@ def _draw_print(radiance: FloatArray, scene: SceneParams, pres: Presentation, po
     diffuse, spec = shading(pose, scene, sheet, CARD_WIDTH_MM, CARD_HEIGHT_MM, shininess, f0)
     diff_s, spec_s = sample_grids([diffuse, spec], samples, sheet.x0, sheet.y0, sheet.x1, sheet.y1)
     light, region = (*(float(c) for c in scene.light.rgb), 0.0), radiance[roi.slices()]
-    for r0 in range(0, region.shape[0], _BLOCK_ROWS):  # (reflectance x diffuse + specular) x light, composited
-        rows = slice(r0, r0 + _BLOCK_ROWS)
+    for r0 in range(0, region.shape[0], BLOCK_ROWS):  # (reflectance x diffuse + specular) x light, composited
+        rows = slice(r0, r0 + BLOCK_ROWS)
         channels = finish_planes(planes, paper, rows)  # print_reflectance's rows, one plane per channel
         for c in channels:
             c *= diff_s[rows]

@@ -10,11 +10,10 @@ from numpy.typing import NDArray
 
 from capture_sim.geometry import CARD_WIDTH_MM, Camera, PlaneFrame, Pose, apply_homography, plane_homography
 from capture_sim.lighting import environment_shading, surface_geometry
-from capture_sim.planes import Roi, polygon_mask, unit_levels, visible_outline
+from capture_sim.planes import BLOCK_ROWS, Roi, polygon_mask, unit_levels, visible_outline
 from capture_sim.sampler import SceneParams
 
 FloatArray = NDArray[np.float32]
-_BLOCK_ROWS = 32  # rows per block of the per-pixel passes
 
 
 @dataclass(frozen=True)
@@ -85,10 +84,10 @@ def composite(dst: FloatArray, layer: FloatArray, alpha: FloatArray) -> None:
     """dst <- alpha * layer + (1 - alpha) * dst, in place. `layer` is consumed (used as scratch).
 
     Blocks of rows keep the three passes in cache."""
-    for r0 in range(0, dst.shape[0], _BLOCK_ROWS):
-        d, lay = dst[r0 : r0 + _BLOCK_ROWS], layer[r0 : r0 + _BLOCK_ROWS]
+    for r0 in range(0, dst.shape[0], BLOCK_ROWS):
+        d, lay = dst[r0 : r0 + BLOCK_ROWS], layer[r0 : r0 + BLOCK_ROWS]
         np.subtract(lay, d, out=lay)
-        lay *= planes3(alpha[r0 : r0 + _BLOCK_ROWS])
+        lay *= planes3(alpha[r0 : r0 + BLOCK_ROWS])
         d += lay
 
 

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from capture_sim.color import blackbody_linear_rgb
 from capture_sim.geometry import CARD_HEIGHT_MM, CARD_WIDTH_MM
 from capture_sim.ops import register_op
-from capture_sim.presentation.subpixels import LAYOUTS, aperture_into, half_footprint
+from capture_sim.presentation.subpixels import LAYOUTS, aperture_into, check_footprint_shape, half_footprint
 from capture_sim.validation import check_choice, check_int_range, check_range
 from cardlive.errors import ParameterError
 
@@ -226,8 +226,7 @@ def _big_footprints(foot: float | FloatArray, shape: tuple[int, ...]) -> tuple[b
     if isinstance(foot, float):
         big = float(half_footprint(foot, shape)) >= 0.5
         return big, big
-    if foot.shape != shape:
-        raise ParameterError(f"footprint_px has shape {foot.shape}; expected a scalar or the sample shape {shape}")
+    check_footprint_shape(foot.shape, shape)
     lo, hi = cv2.minMaxLoc(foot)[:2]
     extremes = np.asarray(half_footprint(np.array([[lo, hi]], dtype=np.float32), (1, 2)))
     return bool(extremes[0, 1] >= 0.5), bool(extremes[0, 0] >= 0.5)

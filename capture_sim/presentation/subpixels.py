@@ -154,13 +154,18 @@ def aperture_into(
     out *= cv2.merge(planes)
 
 
+def check_footprint_shape(footprint_shape: tuple[int, ...], shape: tuple[int, ...]) -> None:
+    """A per-sample footprint array must have the samples' shape."""
+    if footprint_shape != shape:
+        raise ParameterError(f"footprint_px has shape {footprint_shape}; expected a scalar or the sample shape {shape}")
+
+
 def half_footprint(footprint_px: NDArray[np.floating] | float, shape: tuple[int, ...]) -> FloatArray | float:
     """Half the sample footprint, clamped to a tiny positive value (footprint 0 = point sampling)."""
     if np.ndim(footprint_px) == 0:
         return max(float(footprint_px) / 2.0, _MIN_HALF_FOOTPRINT)
     fp = np.asarray(footprint_px, dtype=np.float32)
-    if fp.shape != shape:
-        raise ParameterError(f"footprint_px has shape {fp.shape}; expected a scalar or the sample shape {shape}")
+    check_footprint_shape(fp.shape, shape)
     return np.maximum(fp * np.float32(0.5), np.float32(_MIN_HALF_FOOTPRINT))
 
 
