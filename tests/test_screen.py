@@ -333,3 +333,16 @@ def test_footprint_may_vary_per_sample() -> None:
     right = u > 50.0
     np.testing.assert_allclose(mixed[right], coarse[right], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(mixed[~right], scalar[~right], rtol=1e-5, atol=1e-6)
+
+
+def test_a_footprint_array_must_match_the_samples() -> None:
+    panel = _panel()
+    fb = _white_fb((20, 20), panel)
+    u, v = _grid(5.0, 5.0, 0.25, 8, 8)
+    per_sample = np.full(u.shape, 0.25, dtype=np.float32)
+    ok = screen_emission(fb, u, v, per_sample, panel)  # control: the samples' own shape is accepted
+    np.testing.assert_allclose(ok, screen_emission(fb, u, v, 0.25, panel))
+    with pytest.raises(ParameterError, match="footprint_px has shape"):
+        screen_emission(fb, u, v, per_sample[:, :4], panel)
+    with pytest.raises(ParameterError, match="footprint_px has shape"):
+        subpixel_aperture(u, v, per_sample[:4], panel.layout, panel.subpixel_fill, panel_size_px(panel))
