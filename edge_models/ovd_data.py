@@ -13,6 +13,7 @@ import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -43,6 +44,12 @@ class SequenceSample:
     group: str
     ovd: NDArray[np.bool_] | None = None  # (H, W) the OVD region in any frame, rectified; None without masks
     variants: tuple[NDArray[np.uint8], ...] = ()  # the same sequence rectified with card-finder-like quad errors
+
+
+def is_video_replay(label: str, params: dict[str, Any]) -> bool:
+    """A screen replaying a video of the card being tilted (simulator parameters): the ovd model's data and the
+    hologram check leave these out; the recapture model and the pipeline's other checks handle them."""
+    return label == "screen" and params.get("presentation", {}).get("content_source") == "video"
 
 
 def frame_indices(available: int, wanted: int) -> list[int]:
@@ -110,11 +117,7 @@ class FolderSequences(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
             for r in read_index_folder(f)
             if isinstance(r, SequenceRecord) and r.quads is not None and all(q is not None for q in r.quads)
         ]
-        usable = [
-            r
-            for r in records
-            if r.extra.get("params", {}).get("presentation", {}).get("content_source") != "video" or r.label != "screen"
-        ]
+        usable = [r for r in records if not is_video_replay(r.label, r.extra.get("params", {}))]
         if not usable:
             raise InputError(f"{folder} holds no tilt sequences with quads (simulate them with --frames 8)")
         self.samples = [

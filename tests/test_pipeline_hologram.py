@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from cardlive.errors import InputError, ParameterError
+from edge_models.ovd_data import is_video_replay
 from edge_models.pipeline import hologram
 from edge_models.pipeline.decision import Thresholds, decide
 from edge_models.pipeline.frozen_ovd import freeze_ovd_frames
@@ -24,7 +25,7 @@ from edge_models.pipeline.hologram import (
     regions,
     response_statistic,
 )
-from edge_models.pipeline.hologram_calibrate import derive
+from edge_models.pipeline.hologram_calibrate import derive, is_static_sequence
 from edge_models.pipeline.references import OVD_SIZE, load_references
 from tests.test_pipeline_decision import record
 
@@ -188,3 +189,14 @@ def test_a_misregistered_frame_is_left_out_instead_of_reading_as_a_response(monk
     for k, t in enumerate(range(1, 7)):  # most frames off, each its own way: no verdict
         cards[t] = np.roll(_cards(False)[t], (3 * (k + 1), 5 * (k + 1) * (-1) ** k), axis=(0, 1))
     assert response_statistic(cards, _ovd()) is None
+
+
+def test_video_replays_are_left_out_of_the_hologram_data() -> None:
+    video = {"presentation": {"content_source": "video"}}
+    still = {"presentation": {"content_source": "scan"}}
+    assert is_video_replay("screen", video)
+    assert not is_video_replay("screen", still)  # a replayed still is a static attack: kept
+    assert not is_video_replay("print", video)  # only screens play videos
+    assert is_static_sequence({"frames": 8, "label": "screen", "params": still})
+    assert not is_static_sequence({"frames": 8, "label": "screen", "params": video})
+    assert not is_static_sequence({"frames": 1, "label": "genuine", "params": {}})  # a still is no sequence

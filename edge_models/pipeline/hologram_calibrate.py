@@ -25,6 +25,7 @@ from tqdm import tqdm
 from capture_sim.dataset import read_index
 from cardlive.errors import InputError
 from edge_models.images import load_rgb
+from edge_models.ovd_data import is_video_replay
 from edge_models.pipeline.frozen_ovd import frozen_copy
 from edge_models.pipeline.hologram import SPEC_PATH, rectified_cards, response_statistic
 from edge_models.pipeline.references import load_references
@@ -36,8 +37,7 @@ RELAXED_NEGATIVE_PASS = 0.03
 
 def is_static_sequence(row: dict[str, Any]) -> bool:
     """A tilt sequence the check applies to: genuine, a print, or a replay of a still image."""
-    source = row.get("params", {}).get("presentation", {}).get("content_source")
-    return int(row["frames"]) > 1 and not (row["label"] == "screen" and source == "video")
+    return int(row["frames"]) > 1 and not is_video_replay(row["label"], row.get("params", {}))
 
 
 def measure(folders: list[Path], limit: int | None, progress: bool = True) -> dict[str, list[float | None]]:
